@@ -1,0 +1,142 @@
+//! On-disk cache of compiled artifacts.
+//!
+//! Key: the binary's sha256, wasmtime's engine-compatibility hash (version, target and
+//! every setting that changes generated code) and the binary kind. A cache file is an
+//! envelope: magic, the sha256 of the payload, its length, then wasmtime's serialized
+//! artifact. Deserializing is `unsafe` in wasmtime (it trusts the bytes), so a file whose
+//! envelope does not check out is never handed to it: it is recompiled and rewritten.
+
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+
+use super::hash::{sha256, to_hex};
+use super::kind::BinaryKind;
+
+const MAGIC: &[u8; 8] = b"WIPPYCC\x01";
+const HEADER_LEN: usize = 8 + 32 + 8;
+
+/// What the cache did, for tests and `--verbose` output.
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    /// Files found but refused (corrupt, truncated, foreign) and rebuilt.
+    pub rejected: AtomicU64,
+}
+
+impl CacheStats {
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+    pub fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+    pub fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+}
+
+pub struct CompileCache {
+    dir: Option<PathBuf>,
+    engine_hash: [u8; 32],
+    pub stats: CacheStats,
+}
+
+/// Feeds `Hash` output into sha256, so the engine's compatibility hash becomes bytes.
+struct ShaHasher(Sha256);
+
+impl Hasher for ShaHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+    fn finish(&self) -> u64 {
+        unreachable!("only the digest is read")
+    }
+}
+
+impl CompileCache {
+    pub fn new(engine: &Engine, dir: Option<PathBuf>) -> Self {
+        let mut hasher = ShaHasher(Sha256::new());
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        hasher.write(env!("CARGO_PKG_VERSION").as_bytes());
+        Self {
+            dir,
+            engine_hash: hasher.0.finalize().into(),
+            stats: CacheStats::default(),
+        }
+    }
+
+    pub fn path_for(&self, binary_sha: &[u8; 32], kind: BinaryKind) -> Option<PathBuf> {
+        let dir = self.dir.as_ref()?;
+        let mut key = Sha256::new();
+        key.update(binary_sha);
+        key.update(self.engine_hash);
+        key.update(kind.name());
+        Some(dir.join(format!("{}.cwasm", to_hex(&key.finalize()))))
+    }
+
+    /// The cached artifact's payload, if a sound one exists.
+    pub fn read(&self, path: &Path) -> Option<Vec<u8>> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(_) => {
+                self.stats.misses.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+        };
+        match unwrap_envelope(bytes) {
+            Some(payload) => Some(payload),
+            None => {
+                tracing::warn!(path = %path.display(), "compile cache file is corrupt; rebuilding it");
+                self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    pub fn record_hit(&self) {
+        self.stats.hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a file whose envelope was sound but that wasmtime still refused.
+    pub fn record_rejected(&self) {
+        self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Writes atomically (temp file + rename) so readers never see half a file. A cache
+    /// that cannot be written is only a slower start, so failures are logged, not raised.
+    pub fn write(&self, path: &Path, payload: &[u8]) {
+        let result = (|| -> std::io::Result<()> {
+            let dir = path.parent().expect("cache paths have a folder");
+            std::fs::create_dir_all(dir)?;
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            tmp.write_all(MAGIC)?;
+            tmp.write_all(&sha256(payload))?;
+            tmp.write_all(&(payload.len() as u64).to_le_bytes())?;
+            tmp.write_all(payload)?;
+            tmp.persist(path).map_err(|e| e.error)?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            tracing::warn!(path = %path.display(), "cannot write compile cache: {e}");
+        }
+    }
+}
+
+fn unwrap_envelope(mut bytes: Vec<u8>) -> Option<Vec<u8>> {
+    if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
+        return None;
+    }
+    let digest: [u8; 32] = bytes[8..40].try_into().ok()?;
+    let len = u64::from_le_bytes(bytes[40..48].try_into().ok()?) as usize;
+    if bytes.len() - HEADER_LEN != len || sha256(&bytes[HEADER_LEN..]) != digest {
+        return None;
+    }
+    bytes.drain(..HEADER_LEN);
+    Some(bytes)
+}

@@ -1,0 +1,70 @@
+//! The one wasmtime [`Engine`] a runtime uses, and the knobs that shape it.
+
+use std::path::PathBuf;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// Engine-wide settings. Everything here is fixed when the runtime starts, and all of it
+/// feeds the compile-cache key (through wasmtime's compatibility hash).
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// Pooling-allocator slots: the most instances alive at once across the runtime.
+    pub max_instances: u32,
+    /// Hard cap (and virtual reservation) for each linear memory. 4 GiB lets wasmtime
+    /// elide bounds checks on 32-bit memories; the per-process `limits.memory_bytes`
+    /// then caps what is actually used.
+    pub max_memory_bytes: u64,
+    /// Largest wasm stack any process may use (`limits.max_stack_bytes` caps below it).
+    pub max_wasm_stack: usize,
+    /// Where compiled artifacts are cached; `None` disables the on-disk cache.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            max_instances: 10_000,
+            max_memory_bytes: 4 << 30,
+            max_wasm_stack: 1 << 20,
+            cache_dir: default_cache_dir(),
+        }
+    }
+}
+
+/// `$WIPPY_CACHE_DIR`, else `$XDG_CACHE_HOME/wippy-wasm`, else `~/.cache/wippy-wasm`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("WIPPY_CACHE_DIR") {
+        return Some(dir.into());
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("wippy-wasm"))
+}
+
+/// Builds the engine: fuel metering on (slices and CPU quotas), exceptions on (many
+/// toolchains emit them), the component model without its async ABI (a rejected call
+/// cannot poison an instance, and spawns are ~2x cheaper), and the pooling allocator.
+pub fn build(options: &EngineOptions) -> anyhow::Result<Engine> {
+    let mut pool = PoolingAllocationConfig::new();
+    let n = options.max_instances.max(1);
+    pool.total_core_instances(n)
+        .total_component_instances(n)
+        .total_memories(n)
+        .total_tables(n)
+        .total_stacks(n)
+        .max_memory_size(options.max_memory_bytes as usize);
+
+    let mut config = Config::new();
+    config
+        .consume_fuel(true)
+        .wasm_exceptions(true)
+        .wasm_component_model(true)
+        .concurrency_support(false)
+        .max_wasm_stack(options.max_wasm_stack)
+        // The fiber stack must hold the wasm stack plus host frames.
+        .async_stack_size(options.max_wasm_stack + (512 << 10))
+        .memory_reservation(options.max_memory_bytes)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config).map_err(|e| anyhow::anyhow!("cannot create the wasm engine: {e}"))
+}

@@ -1,0 +1,122 @@
+//! Problems and warnings found while loading a project. Every one names where it is:
+//! the file, the entry and the field.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::EntryId;
+
+/// Where in a project a problem sits. Each part is as precise as the problem allows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Location {
+    pub file: Option<PathBuf>,
+    pub entry: Option<EntryId>,
+    pub field: Option<String>,
+}
+
+impl Location {
+    pub fn file(file: &Path) -> Self {
+        Self {
+            file: Some(file.to_path_buf()),
+            ..Self::default()
+        }
+    }
+
+    pub fn entry(file: &Path, entry: &EntryId) -> Self {
+        Self {
+            file: Some(file.to_path_buf()),
+            entry: Some(entry.clone()),
+            field: None,
+        }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::with_capacity(3);
+        if let Some(file) = &self.file {
+            parts.push(file.display().to_string());
+        }
+        if let Some(entry) = &self.entry {
+            parts.push(format!("entry {entry}"));
+        }
+        if let Some(field) = &self.field {
+            parts.push(format!("field {field}"));
+        }
+        f.write_str(&parts.join(": "))
+    }
+}
+
+/// One thing wrong with a project. `message` carries the contract text (SPEC §2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub location: Location,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(location: Location, message: impl Into<String>) -> Self {
+        Self {
+            location,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.location == Location::default() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.location, self.message)
+        }
+    }
+}
+
+/// Something worth telling the user that does not stop the project from loading.
+pub type Warning = Problem;
+
+/// Every problem found while loading a project. Loading is all-or-nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadErrors {
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for LoadErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        writeln!(
+            f,
+            "project failed to load: {n} problem{}",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            writeln!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoadErrors {}
+
+/// Collects problems and warnings during one load.
+#[derive(Debug, Default)]
+pub struct Diagnostics {
+    pub problems: Vec<Problem>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Diagnostics {
+    pub fn problem(&mut self, location: Location, message: impl Into<String>) {
+        self.problems.push(Problem::new(location, message));
+    }
+
+    pub fn warn(&mut self, location: Location, message: impl Into<String>) {
+        self.warnings.push(Problem::new(location, message));
+    }
+}

@@ -1,0 +1,78 @@
+//! Entry IDs (`namespace:name`) and how references to them resolve.
+
+use std::fmt;
+
+/// The full ID of a registry entry: `namespace:name`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntryId {
+    namespace: String,
+    name: String,
+}
+
+impl EntryId {
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+
+    /// Parses a full ID (`ns:name`). The namespace itself may contain dots but not `:`.
+    pub fn parse(full: &str) -> Option<Self> {
+        let (ns, name) = full.split_once(':')?;
+        if ns.is_empty() || name.is_empty() || name.contains(':') {
+            return None;
+        }
+        Some(Self::new(ns, name))
+    }
+
+    /// Resolves a reference written inside `namespace`: a full ID stands for itself,
+    /// a bare name means the same namespace.
+    pub fn resolve(reference: &str, namespace: &str) -> Option<Self> {
+        let reference = reference.trim();
+        if reference.is_empty() {
+            return None;
+        }
+        if reference.contains(':') {
+            Self::parse(reference)
+        } else {
+            Some(Self::new(namespace, reference))
+        }
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl fmt::Display for EntryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.namespace, self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_names_resolve_in_the_declaring_namespace() {
+        assert_eq!(
+            EntryId::resolve("wasm_binaries", "myns")
+                .unwrap()
+                .to_string(),
+            "myns:wasm_binaries"
+        );
+        assert_eq!(
+            EntryId::resolve("other:x", "myns").unwrap().to_string(),
+            "other:x"
+        );
+        assert!(EntryId::resolve("", "myns").is_none());
+        assert!(EntryId::resolve("a:b:c", "myns").is_none());
+        assert!(EntryId::parse(":x").is_none());
+    }
+}

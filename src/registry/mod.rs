@@ -1,0 +1,252 @@
+//! The registry: every `_index.yaml` below a project folder, parsed, validated and
+//! cross-checked into one set of entries. Loading is all-or-nothing and reports every
+//! problem found, each naming its file, entry and field.
+
+mod diagnostics;
+mod discover;
+mod id;
+mod kinds;
+mod parse;
+mod raw;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub use diagnostics::{Diagnostics, LoadErrors, Location, Problem, Warning};
+pub use id::EntryId;
+pub use kinds::*;
+pub use parse::{import_base, KNOWN_IMPORTS};
+pub use raw::{RawLifecycle, RawLimits, RawRestart};
+
+use parse::EntryParser;
+use raw::RawFile;
+
+/// A loaded, validated project.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    root: PathBuf,
+    entries: Vec<Entry>,
+    by_id: HashMap<EntryId, usize>,
+    warnings: Vec<Warning>,
+}
+
+impl Registry {
+    /// Loads every `_index.yaml` below `root`.
+    pub fn load(root: impl AsRef<Path>) -> Result<Registry, LoadErrors> {
+        let mut diags = Diagnostics::default();
+        let registry = Self::load_into(root.as_ref(), &mut diags);
+        if diags.problems.is_empty() {
+            Ok(registry)
+        } else {
+            Err(LoadErrors {
+                problems: diags.problems,
+            })
+        }
+    }
+
+    /// Loads what it can, recording problems and warnings in `diags`. The result is only
+    /// meaningful if no problem was recorded.
+    pub fn load_into(root: &Path, diags: &mut Diagnostics) -> Registry {
+        let mut registry = Registry {
+            root: root.to_path_buf(),
+            entries: Vec::new(),
+            by_id: HashMap::new(),
+            warnings: Vec::new(),
+        };
+        let files = match discover::index_files(root) {
+            Ok(files) => files,
+            Err(message) => {
+                diags.problem(Location::file(root), message);
+                return registry;
+            }
+        };
+        for file in &files {
+            registry.load_file(file, diags);
+        }
+        registry.check_references(diags);
+        registry.warnings = diags.warnings.clone();
+        registry
+    }
+
+    fn load_file(&mut self, file: &Path, diags: &mut Diagnostics) {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => return diags.problem(Location::file(file), format!("cannot read file: {e}")),
+        };
+        let raw: RawFile = match serde_yaml::from_str(&text) {
+            Ok(raw) => raw,
+            Err(e) => return diags.problem(Location::file(file), format!("invalid YAML: {e}")),
+        };
+        match &raw.version {
+            None => {}
+            Some(serde_yaml::Value::String(v)) if v == "1.0" => {}
+            Some(other) => diags.warn(
+                Location::file(file).with_field("version"),
+                format!("unknown registry format version {other:?}; reading it as \"1.0\""),
+            ),
+        }
+        let Some(namespace) = raw
+            .namespace
+            .filter(|n| !n.trim().is_empty() && !n.contains(':'))
+        else {
+            return diags.problem(
+                Location::file(file).with_field("namespace"),
+                "invalid configuration: namespace is required",
+            );
+        };
+        let mut parser = EntryParser {
+            file,
+            namespace: &namespace,
+            diags,
+        };
+        for (index, value) in raw.entries.into_iter().enumerate() {
+            let Some(entry) = parser.parse(index, value) else {
+                continue;
+            };
+            if let Some(&prev) = self.by_id.get(&entry.id) {
+                parser.diags.problem(
+                    Location::entry(file, &entry.id),
+                    format!(
+                        "duplicate entry ID {} (first declared in {})",
+                        entry.id,
+                        self.entries[prev].file.display()
+                    ),
+                );
+                continue;
+            }
+            self.by_id.insert(entry.id.clone(), self.entries.len());
+            self.entries.push(entry);
+        }
+    }
+
+    /// Checks what one entry cannot check alone: that references point at entries of the
+    /// right kind, and that command names are unique.
+    fn check_references(&self, diags: &mut Diagnostics) {
+        let mut commands: HashMap<&str, &EntryId> = HashMap::new();
+        for entry in &self.entries {
+            let at = Location::entry(&entry.file, &entry.id);
+            if let Some(cmd) = &entry.command {
+                if let Some(other) = commands.insert(&cmd.name, &entry.id) {
+                    diags.problem(
+                        at.clone().with_field("meta.command.name"),
+                        format!(
+                            "duplicate command name {:?} (also used by {other})",
+                            cmd.name
+                        ),
+                    );
+                }
+            }
+            match &entry.config {
+                EntryConfig::Wasm(w) => {
+                    if self.fs_directory(&w.fs).is_none() {
+                        diags.problem(
+                            at.clone().with_field("fs"),
+                            format!("filesystem not found: {}", w.fs),
+                        );
+                    }
+                    for (i, m) in w.wasi.mounts.iter().enumerate() {
+                        if self.fs_directory(&m.fs).is_none() {
+                            diags.problem(
+                                at.clone().with_field(format!("wasi.mounts[{i}].fs")),
+                                format!("wasi mount filesystem not found: {}", m.fs),
+                            );
+                        }
+                    }
+                    for (i, e) in w.wasi.env.iter().enumerate() {
+                        if !matches!(self.config(&e.id), Some(EntryConfig::EnvVariable(_))) {
+                            diags.warn(
+                                at.clone().with_field(format!("wasi.env[{i}].id")),
+                                format!(
+                                    "env.variable entry not found: {}; the variable will be unset",
+                                    e.id
+                                ),
+                            );
+                        }
+                    }
+                }
+                EntryConfig::EnvVariable(v) => {
+                    if let Some(storage) = &v.storage {
+                        if !matches!(
+                            self.get(storage).map(|e| e.kind.as_str()),
+                            Some(k) if k.starts_with("env.storage.")
+                        ) {
+                            diags.problem(
+                                at.clone().with_field("storage"),
+                                format!("env storage not found: {storage}"),
+                            );
+                        }
+                    }
+                }
+                EntryConfig::Service(s) => {
+                    if !matches!(
+                        self.config(&s.process),
+                        Some(
+                            EntryConfig::Wasm(WasmEntry {
+                                function: false,
+                                ..
+                            }) | EntryConfig::Lua(_)
+                        )
+                    ) {
+                        diags.problem(
+                            at.clone().with_field("process"),
+                            format!("process entry not found: {}", s.process),
+                        );
+                    }
+                    if !matches!(self.config(&s.host), Some(EntryConfig::ProcessHost(_))) {
+                        diags.problem(
+                            at.clone().with_field("host"),
+                            format!("process host not found: {}", s.host),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+
+    pub fn get(&self, id: &EntryId) -> Option<&Entry> {
+        self.by_id.get(id).map(|&i| &self.entries[i])
+    }
+
+    pub fn config(&self, id: &EntryId) -> Option<&EntryConfig> {
+        self.get(id).map(|e| &e.config)
+    }
+
+    pub fn fs_directory(&self, id: &EntryId) -> Option<&FsDirectory> {
+        match self.config(id)? {
+            EntryConfig::FsDirectory(fs) => Some(fs),
+            _ => None,
+        }
+    }
+
+    /// Every `process.wasm` and `function.wasm` entry, in declaration order.
+    pub fn wasm_entries(&self) -> impl Iterator<Item = (&Entry, &WasmEntry)> {
+        self.entries.iter().filter_map(|e| match &e.config {
+            EntryConfig::Wasm(w) => Some((e, w)),
+            _ => None,
+        })
+    }
+
+    /// Entries with `meta.command`, sorted by command name.
+    pub fn commands(&self) -> Vec<(&Command, &Entry)> {
+        let mut cmds: Vec<_> = self
+            .entries
+            .iter()
+            .filter_map(|e| e.command.as_ref().map(|c| (c, e)))
+            .collect();
+        cmds.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        cmds
+    }
+}

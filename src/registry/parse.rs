@@ -1,0 +1,425 @@
+//! Turns one YAML entry into a validated [`Entry`], recording every problem it has.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde_yaml::{Mapping, Value};
+
+use super::diagnostics::{Diagnostics, Location};
+use super::kinds::*;
+use super::raw::*;
+use super::EntryId;
+
+/// Host interfaces an entry may list in `imports` (SPEC §2). Version suffixes are ignored.
+pub const KNOWN_IMPORTS: &[&str] = &[
+    "wasi:cli",
+    "wasi:io",
+    "wasi:poll",
+    "wasi:clocks",
+    "wasi:filesystem",
+    "wasi:random",
+    "wasi:sockets",
+    "wasi:http",
+    "wasi1",
+    "wasi_snapshot_preview1",
+];
+
+/// Strips a `@version` suffix: `wasi:io@0.2.3` is `wasi:io`.
+pub fn import_base(import: &str) -> &str {
+    import.split('@').next().unwrap_or(import).trim()
+}
+
+/// Context for parsing the entries of one file.
+pub struct EntryParser<'a> {
+    pub file: &'a Path,
+    pub namespace: &'a str,
+    pub diags: &'a mut Diagnostics,
+}
+
+impl EntryParser<'_> {
+    /// Parses one entry. Returns `None` if it is too broken to be named.
+    pub fn parse(&mut self, index: usize, value: Value) -> Option<Entry> {
+        let here = Location::file(self.file).with_field(format!("entries[{index}]"));
+        let Value::Mapping(mut map) = value else {
+            self.diags.problem(here, "an entry must be a mapping");
+            return None;
+        };
+        let name = take_string(&mut map, "name");
+        let kind = take_string(&mut map, "kind");
+        let Some(name) = name.filter(|n| !n.is_empty() && !n.contains(':')) else {
+            self.diags.problem(
+                here,
+                "invalid configuration: name is required (a bare name, no ':')",
+            );
+            return None;
+        };
+        let id = EntryId::new(self.namespace, &name);
+        let at = Location::entry(self.file, &id);
+        let Some(kind) = kind else {
+            self.diags.problem(
+                at.with_field("kind"),
+                "invalid configuration: kind is required",
+            );
+            return None;
+        };
+        let meta = map.remove("meta");
+        let command = meta.as_ref().and_then(|m| self.command(&at, m));
+
+        let config = match kind.as_str() {
+            "fs.directory" => self
+                .typed(&at, map)
+                .and_then(|raw| self.fs_directory(&at, raw)),
+            "process.wasm" => self
+                .typed(&at, map)
+                .and_then(|raw| self.wasm(&at, raw, false)),
+            "function.wasm" => self
+                .typed(&at, map)
+                .and_then(|raw| self.wasm(&at, raw, true)),
+            "process.host" => self.typed(&at, map).map(|raw: RawProcessHost| {
+                if raw.host.queue_size.is_some() {
+                    self.warn_unused(&at, "host.queue_size");
+                }
+                EntryConfig::ProcessHost(ProcessHost {
+                    workers: raw.host.workers,
+                    max_processes: raw.host.max_processes,
+                    lifecycle: raw.lifecycle,
+                })
+            }),
+            "terminal.host" => self.typed(&at, map).map(|raw: RawTerminalHost| {
+                EntryConfig::TerminalHost(TerminalHost {
+                    lifecycle: raw.lifecycle,
+                })
+            }),
+            "env.variable" => self
+                .typed(&at, map)
+                .and_then(|raw| self.env_variable(&at, raw)),
+            "env.storage.os" => self
+                .typed::<RawEnvStorageOs>(&at, map)
+                .map(|_| EntryConfig::EnvStorage(EnvStorage::Os)),
+            "env.storage.static" | "env.storage.memory" => self
+                .typed::<RawEnvStorageValues>(&at, map)
+                .map(|raw| EntryConfig::EnvStorage(EnvStorage::Values(raw.values))),
+            "process.lua" => self.typed(&at, map).and_then(|raw| self.lua(&at, raw)),
+            "process.service" => self.typed(&at, map).and_then(|raw| self.service(&at, raw)),
+            other => {
+                self.diags.warn(
+                    at.clone().with_field("kind"),
+                    format!("kind {other} is not implemented by wippy-wasm; the entry is loaded but inert"),
+                );
+                Some(EntryConfig::Inert)
+            }
+        }?;
+        Some(Entry {
+            id,
+            kind,
+            file: self.file.to_path_buf(),
+            command,
+            meta,
+            config,
+        })
+    }
+
+    fn typed<T: DeserializeOwned>(&mut self, at: &Location, map: Mapping) -> Option<T> {
+        match serde_path_to_error::deserialize::<_, T>(Value::Mapping(map)) {
+            Ok(v) => Some(v),
+            Err(err) => {
+                let path = err.path().to_string();
+                let loc = if path == "." {
+                    at.clone()
+                } else {
+                    at.clone().with_field(path)
+                };
+                self.diags
+                    .problem(loc, format!("invalid configuration: {}", err.inner()));
+                None
+            }
+        }
+    }
+
+    fn command(&mut self, at: &Location, meta: &Value) -> Option<Command> {
+        let command = meta.get("command")?;
+        let at = at.clone().with_field("meta.command");
+        match serde_yaml::from_value::<RawCommand>(command.clone()) {
+            Ok(RawCommand {
+                name: Some(name),
+                short,
+            }) if !name.trim().is_empty() => Some(Command { name, short }),
+            Ok(_) => {
+                self.diags
+                    .problem(at, "invalid configuration: meta.command.name is required");
+                None
+            }
+            Err(err) => {
+                self.diags
+                    .problem(at, format!("invalid configuration: {err}"));
+                None
+            }
+        }
+    }
+
+    fn warn_unused(&mut self, at: &Location, field: &str) {
+        self.diags.warn(
+            at.clone().with_field(field),
+            format!("{field} is accepted for Wippy compatibility but has no effect in wippy-wasm"),
+        );
+    }
+
+    /// Resolves a reference; a malformed one is recorded as a problem.
+    fn reference(&mut self, at: &Location, field: &str, reference: &str) -> Option<EntryId> {
+        let id = EntryId::resolve(reference, self.namespace);
+        if id.is_none() {
+            self.diags.problem(
+                at.clone().with_field(field),
+                format!("invalid configuration: {field} is not a valid entry ID: {reference:?}"),
+            );
+        }
+        id
+    }
+
+    fn required<'v>(
+        &mut self,
+        at: &Location,
+        field: &str,
+        value: &'v Option<String>,
+    ) -> Option<&'v str> {
+        match value.as_deref().map(str::trim) {
+            Some(v) if !v.is_empty() => Some(v),
+            _ => {
+                self.diags.problem(
+                    at.clone().with_field(field),
+                    format!("invalid configuration: {field} is required"),
+                );
+                None
+            }
+        }
+    }
+
+    fn fs_directory(&mut self, at: &Location, raw: RawFsDirectory) -> Option<EntryConfig> {
+        let directory = self.required(at, "directory", &raw.directory)?;
+        let mode = match &raw.mode {
+            None => 0o755,
+            Some(v) => match parse_mode(v) {
+                Some(m) => m,
+                None => {
+                    self.diags.problem(
+                        at.clone().with_field("mode"),
+                        "invalid configuration: mode must be an octal permission string such as \"0755\"",
+                    );
+                    return None;
+                }
+            },
+        };
+        let base = self.file.parent().unwrap_or(Path::new("."));
+        Some(EntryConfig::FsDirectory(FsDirectory {
+            directory: base.join(directory),
+            auto_init: raw.auto_init,
+            mode,
+        }))
+    }
+
+    fn wasm(&mut self, at: &Location, raw: RawWasm, function: bool) -> Option<EntryConfig> {
+        let before = self.diags.problems.len();
+        let fs = self.required(at, "fs", &raw.fs);
+        let path = self.required(at, "path", &raw.path).map(str::to_owned);
+        let hash = self.required(at, "hash", &raw.hash).map(str::to_owned);
+        let method = self.required(at, "method", &raw.method).map(str::to_owned);
+        let fs = fs.and_then(|fs| self.reference(at, "fs", fs));
+
+        for (i, import) in raw.imports.iter().enumerate() {
+            if !KNOWN_IMPORTS.contains(&import_base(import)) {
+                self.diags.problem(
+                    at.clone().with_field(format!("imports[{i}]")),
+                    format!("unsupported wasm host import: {import}"),
+                );
+            }
+        }
+        let wasi = self.wasi(at, raw.wasi);
+        if matches!(raw.limits.max_execution_ms, Some(ms) if ms < 0) {
+            self.diags.problem(
+                at.clone().with_field("limits.max_execution_ms"),
+                "invalid configuration: limits.max_execution_ms cannot be negative",
+            );
+        }
+        if raw.pool.is_some() {
+            self.warn_unused(at, "pool");
+        }
+        if raw.transport.is_some() {
+            self.warn_unused(at, "transport");
+        }
+        if self.diags.problems.len() != before {
+            return None;
+        }
+        Some(EntryConfig::Wasm(WasmEntry {
+            function,
+            fs: fs?,
+            path: path?,
+            hash: hash?,
+            method: method?,
+            imports: raw.imports,
+            wasi: wasi?,
+            limits: raw.limits,
+            wit: raw.wit,
+        }))
+    }
+
+    fn wasi(&mut self, at: &Location, raw: RawWasi) -> Option<WasiConfig> {
+        let before = self.diags.problems.len();
+        if let Some(cwd) = &raw.cwd {
+            if !cwd.starts_with('/') {
+                self.diags.problem(
+                    at.clone().with_field("wasi.cwd"),
+                    "invalid configuration: wasi.cwd must be absolute",
+                );
+            }
+        }
+        let mut env = Vec::new();
+        let mut names = HashSet::new();
+        for (i, e) in raw.env.iter().enumerate() {
+            let field = |f: &str| format!("wasi.env[{i}].{f}");
+            let id = match e.id.as_deref().filter(|s| !s.trim().is_empty()) {
+                Some(id) => self.reference(at, &field("id"), id),
+                None => {
+                    self.diags.problem(
+                        at.clone().with_field(field("id")),
+                        "invalid configuration: wasi.env[].id is required",
+                    );
+                    None
+                }
+            };
+            let name = match e.name.as_deref().filter(|s| !s.trim().is_empty()) {
+                Some(name) if !names.insert(name.to_owned()) => {
+                    self.diags.problem(
+                        at.clone().with_field(field("name")),
+                        "invalid configuration: wasi.env[].name must be unique",
+                    );
+                    None
+                }
+                Some(name) => Some(name.to_owned()),
+                None => {
+                    self.diags.problem(
+                        at.clone().with_field(field("name")),
+                        "invalid configuration: wasi.env[].name is required",
+                    );
+                    None
+                }
+            };
+            if let (Some(id), Some(name)) = (id, name) {
+                env.push(EnvBinding {
+                    id,
+                    name,
+                    required: e.required,
+                });
+            }
+        }
+        let mut mounts = Vec::new();
+        let mut guests = HashSet::new();
+        for (i, m) in raw.mounts.iter().enumerate() {
+            let field = |f: &str| format!("wasi.mounts[{i}].{f}");
+            let fs = match m.fs.as_deref().filter(|s| !s.trim().is_empty()) {
+                Some(fs) => self.reference(at, &field("fs"), fs),
+                None => {
+                    self.diags.problem(
+                        at.clone().with_field(field("fs")),
+                        "invalid configuration: wasi.mounts[].fs is required",
+                    );
+                    None
+                }
+            };
+            let guest = match m.guest.as_deref().filter(|s| !s.trim().is_empty()) {
+                None => {
+                    self.diags.problem(
+                        at.clone().with_field(field("guest")),
+                        "invalid configuration: wasi.mounts[].guest is required",
+                    );
+                    None
+                }
+                Some(g) if !g.starts_with('/') => {
+                    self.diags.problem(
+                        at.clone().with_field(field("guest")),
+                        "invalid configuration: wasi.mounts[].guest must be absolute",
+                    );
+                    None
+                }
+                Some(g) if !guests.insert(g.trim_end_matches('/').to_owned()) => {
+                    self.diags.problem(
+                        at.clone().with_field(field("guest")),
+                        "invalid configuration: wasi.mounts[].guest must be unique",
+                    );
+                    None
+                }
+                Some(g) => Some(g.to_owned()),
+            };
+            if let (Some(fs), Some(guest)) = (fs, guest) {
+                mounts.push(Mount {
+                    fs,
+                    guest,
+                    read_only: m.read_only,
+                });
+            }
+        }
+        (self.diags.problems.len() == before).then_some(WasiConfig {
+            args: raw.args,
+            cwd: raw.cwd,
+            env,
+            mounts,
+        })
+    }
+
+    fn env_variable(&mut self, at: &Location, raw: RawEnvVariable) -> Option<EntryConfig> {
+        let variable = self.required(at, "variable", &raw.variable)?.to_owned();
+        let storage = match raw.storage.as_deref() {
+            Some(s) => Some(self.reference(at, "storage", s)?),
+            None => None,
+        };
+        Some(EntryConfig::EnvVariable(EnvVariable {
+            variable,
+            storage,
+            default: raw.default,
+            read_only: raw.read_only,
+        }))
+    }
+
+    fn lua(&mut self, at: &Location, raw: RawLua) -> Option<EntryConfig> {
+        let source = self.required(at, "source", &raw.source)?;
+        let source = match source.strip_prefix("file://") {
+            Some(rel) => LuaSource::File(self.file.parent().unwrap_or(Path::new(".")).join(rel)),
+            None => LuaSource::Inline(source.to_owned()),
+        };
+        Some(EntryConfig::Lua(LuaEntry {
+            source,
+            method: raw.method.unwrap_or_else(|| "main".to_owned()),
+            modules: raw.modules,
+        }))
+    }
+
+    fn service(&mut self, at: &Location, raw: RawService) -> Option<EntryConfig> {
+        let process = self.required(at, "process", &raw.process);
+        let host = self.required(at, "host", &raw.host);
+        let process = process.and_then(|p| self.reference(at, "process", p));
+        let host = host.and_then(|h| self.reference(at, "host", h));
+        Some(EntryConfig::Service(ServiceEntry {
+            process: process?,
+            host: host?,
+            input: raw.input,
+            lifecycle: raw.lifecycle,
+        }))
+    }
+}
+
+fn take_string(map: &mut Mapping, key: &str) -> Option<String> {
+    match map.remove(key)? {
+        Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn parse_mode(v: &Value) -> Option<u32> {
+    match v {
+        Value::String(s) => u32::from_str_radix(s.trim_start_matches("0o"), 8).ok(),
+        // YAML reads 0755 as the decimal integer 755: take its digits as octal.
+        Value::Number(n) => u32::from_str_radix(&n.as_u64()?.to_string(), 8).ok(),
+        _ => None,
+    }
+    .filter(|m| *m <= 0o7777)
+}

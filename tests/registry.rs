@@ -1,0 +1,359 @@
+//! The registry and binary loading (SPEC §1-2): every contract error text, all-or-nothing
+//! loading, hash verification and the compile cache.
+
+mod common;
+
+use common::*;
+use wippy_wasm::project::Project;
+use wippy_wasm::registry::{LoadErrors, Registry};
+
+fn load(index: &str) -> Result<Project, LoadErrors> {
+    let dir = project(&[("_index.yaml", index)]);
+    let cache = tempfile::tempdir().unwrap();
+    let (engine, cache) = engine_with_cache(cache.path());
+    Project::load(dir.path(), &engine, &cache)
+}
+
+fn worker_entry(extra: &str) -> String {
+    format!(
+        "  - name: w\n    kind: process.wasm\n    fs: bin\n    path: /worker.wasm\n    hash: {}\n    method: compute\n{extra}",
+        hash_of("worker.wasm")
+    )
+}
+
+/// Loads `index`, expects exactly one problem, and checks its text and its field.
+fn expect_problem(index: &str, message: &str, field: &str) {
+    let errors = load(index)
+        .err()
+        .unwrap_or_else(|| panic!("expected {message:?}, loaded fine"));
+    assert_eq!(errors.problems.len(), 1, "{errors}");
+    let p = &errors.problems[0];
+    assert_eq!(p.message, message, "{errors}");
+    assert_eq!(p.location.field.as_deref(), Some(field), "{errors}");
+    assert!(p.location.file.as_ref().unwrap().ends_with("_index.yaml"));
+    assert_eq!(p.location.entry.as_ref().unwrap().to_string(), "t:w");
+}
+
+#[test]
+fn the_valid_base_entry_loads() {
+    let project = load(&index_with(&worker_entry(""))).unwrap();
+    assert_eq!(project.programs.len(), 1);
+}
+
+#[test]
+fn every_required_field_has_its_contract_text() {
+    let h = hash_of("worker.wasm");
+    let cases = [
+        (
+            format!("    path: /worker.wasm\n    hash: {h}\n    method: compute\n"),
+            "fs",
+        ),
+        (
+            format!("    fs: bin\n    hash: {h}\n    method: compute\n"),
+            "path",
+        ),
+        (
+            "    fs: bin\n    path: /worker.wasm\n    method: compute\n".to_owned(),
+            "hash",
+        ),
+        (
+            format!("    fs: bin\n    path: /worker.wasm\n    hash: {h}\n"),
+            "method",
+        ),
+    ];
+    for (fields, missing) in cases {
+        let index = index_with(&format!("  - name: w\n    kind: process.wasm\n{fields}"));
+        expect_problem(
+            &index,
+            &format!("invalid configuration: {missing} is required"),
+            missing,
+        );
+    }
+}
+
+#[test]
+fn wasi_and_limits_validation_texts() {
+    let cases = [
+        ("    wasi:\n      cwd: app\n", "invalid configuration: wasi.cwd must be absolute", "wasi.cwd"),
+        ("    wasi:\n      env:\n        - name: X\n", "invalid configuration: wasi.env[].id is required", "wasi.env[0].id"),
+        ("    wasi:\n      env:\n        - id: t:v\n", "invalid configuration: wasi.env[].name is required", "wasi.env[0].name"),
+        (
+            "    wasi:\n      env:\n        - {id: t:v, name: X}\n        - {id: t:v, name: X}\n",
+            "invalid configuration: wasi.env[].name must be unique",
+            "wasi.env[1].name",
+        ),
+        ("    wasi:\n      mounts:\n        - guest: /d\n", "invalid configuration: wasi.mounts[].fs is required", "wasi.mounts[0].fs"),
+        ("    wasi:\n      mounts:\n        - fs: bin\n", "invalid configuration: wasi.mounts[].guest is required", "wasi.mounts[0].guest"),
+        (
+            "    wasi:\n      mounts:\n        - {fs: bin, guest: d}\n",
+            "invalid configuration: wasi.mounts[].guest must be absolute",
+            "wasi.mounts[0].guest",
+        ),
+        (
+            "    wasi:\n      mounts:\n        - {fs: bin, guest: /d}\n        - {fs: bin, guest: /d/}\n",
+            "invalid configuration: wasi.mounts[].guest must be unique",
+            "wasi.mounts[1].guest",
+        ),
+        (
+            "    limits:\n      max_execution_ms: -5\n",
+            "invalid configuration: limits.max_execution_ms cannot be negative",
+            "limits.max_execution_ms",
+        ),
+        ("    imports: [wasi:telepathy]\n", "unsupported wasm host import: wasi:telepathy", "imports[0]"),
+        (
+            "    wasi:\n      mounts:\n        - {fs: nowhere, guest: /d}\n",
+            "wasi mount filesystem not found: t:nowhere",
+            "wasi.mounts[0].fs",
+        ),
+    ];
+    for (extra, message, field) in cases {
+        expect_problem(&index_with(&worker_entry(extra)), message, field);
+    }
+}
+
+#[test]
+fn binary_loading_texts() {
+    let good = hash_of("worker.wasm");
+    let zeros = format!("sha256:{}", "0".repeat(64));
+    let entry = |fs: &str, path: &str, hash: &str| {
+        index_with(&format!(
+            "  - name: w\n    kind: process.wasm\n    fs: {fs}\n    path: {path}\n    hash: {hash}\n    method: compute\n"
+        ))
+    };
+    expect_problem(
+        &entry("bin", "/nope.wasm", &good),
+        "failed to open file: /nope.wasm",
+        "path",
+    );
+    expect_problem(
+        &entry("other:fs", "/worker.wasm", &good),
+        "filesystem not found: other:fs",
+        "fs",
+    );
+    expect_problem(
+        &entry("bin", "/worker.wasm", "abc123"),
+        "invalid hash format: abc123",
+        "hash",
+    );
+    expect_problem(
+        &entry("bin", "/worker.wasm", "md5:abc"),
+        "unsupported hash algorithm: md5",
+        "hash",
+    );
+    expect_problem(
+        &entry("bin", "/worker.wasm", &zeros),
+        &format!("hash mismatch: expected {zeros}, got {good}"),
+        "hash",
+    );
+}
+
+#[test]
+fn an_import_the_entry_did_not_declare_fails_the_load_naming_it() {
+    let index = index_with(&format!(
+        "  - name: w\n    kind: process.wasm\n    fs: bin\n    path: /processor.wasm\n    hash: {}\n    method: process\n",
+        hash_of("processor.wasm")
+    ));
+    let errors = load(&index).unwrap_err();
+    assert!(!errors.problems.is_empty());
+    for p in &errors.problems {
+        assert!(
+            p.message
+                .starts_with("unsatisfied import wasi_snapshot_preview1::")
+                && p.message.ends_with("add `wasi1` to the entry's imports"),
+            "{p}"
+        );
+        assert_eq!(p.location.field.as_deref(), Some("imports"));
+    }
+    assert!(errors
+        .problems
+        .iter()
+        .any(|p| p.message.contains("::fd_write")));
+}
+
+#[test]
+fn a_tampered_binary_is_refused_and_nothing_from_it_loads() {
+    let original = std::fs::read(guests().join("worker.wasm")).unwrap();
+    let mut tampered = original.clone();
+    *tampered.last_mut().unwrap() ^= 0x01;
+    let index = format!(
+        "namespace: t\nentries:\n  - {{name: bin, kind: fs.directory, directory: ./bin}}\n  - name: w\n    kind: process.wasm\n    fs: bin\n    path: /worker.wasm\n    hash: sha256:{}\n    method: compute\n",
+        sha256_hex(&original)
+    );
+    let dir = project(&[("_index.yaml", &index)]);
+    std::fs::create_dir(dir.path().join("bin")).unwrap();
+    std::fs::write(dir.path().join("bin/worker.wasm"), &tampered).unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let (engine, cache) = engine_with_cache(cache_dir.path());
+    let errors = Project::load(dir.path(), &engine, &cache).err().unwrap();
+    assert!(
+        errors.problems[0].message.starts_with("hash mismatch"),
+        "{errors}"
+    );
+    // The bytes were never compiled: the cache saw nothing.
+    assert_eq!(cache.stats.misses() + cache.stats.hits(), 0);
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let index = index_with(
+        "  - name: a\n    kind: process.wasm\n    fs: bin\n    path: /worker.wasm\n    method: compute\n    bogus: 1\n\
+         \x20 - name: b\n    kind: process.wasm\n    method: x\n\
+         \x20 - name: c\n    kind: process.host\n    host:\n      workers: many\n\
+         \x20 - name: bin\n    kind: fs.directory\n    directory: ./again\n\
+         \x20 - name: d\n    kind: http.service\n    port: 80\n",
+    );
+    let dir = project(&[("_index.yaml", &index)]);
+    let mut diags = wippy_wasm::registry::Diagnostics::default();
+    Registry::load_into(dir.path(), &mut diags);
+    let text: Vec<String> = diags.problems.iter().map(|p| p.to_string()).collect();
+    let has = |needle: &str| text.iter().any(|t| t.contains(needle));
+    assert!(
+        has("entry t:a: field .: invalid configuration: unknown field `bogus`")
+            || has("unknown field `bogus`"),
+        "{text:#?}"
+    );
+    assert!(
+        has("entry t:b: field fs: invalid configuration: fs is required"),
+        "{text:#?}"
+    );
+    assert!(
+        has("entry t:b: field path: invalid configuration: path is required"),
+        "{text:#?}"
+    );
+    assert!(
+        has("entry t:b: field hash: invalid configuration: hash is required"),
+        "{text:#?}"
+    );
+    assert!(
+        has("entry t:c: field host.workers: invalid configuration: invalid type"),
+        "{text:#?}"
+    );
+    assert!(has("entry t:bin: duplicate entry ID t:bin"), "{text:#?}");
+    assert_eq!(diags.problems.len(), 6, "{text:#?}");
+    // The unimplemented kind loads inert with exactly one warning.
+    let warnings: Vec<_> = diags
+        .warnings
+        .iter()
+        .filter(|w| w.message.contains("http.service"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{:#?}", diags.warnings);
+}
+
+#[test]
+fn wippy_fields_we_do_not_use_warn_but_load() {
+    let dir = project(&[(
+        "_index.yaml",
+        &index_with(&worker_entry(
+            "    pool:\n      size: 4\n    transport: payload\n",
+        )),
+    )]);
+    let registry = Registry::load(dir.path()).unwrap();
+    let fields: Vec<_> = registry
+        .warnings()
+        .iter()
+        .filter_map(|w| w.location.field.clone())
+        .collect();
+    assert_eq!(fields, ["pool", "transport"]);
+}
+
+#[test]
+fn references_resolve_in_the_declaring_namespace_across_files() {
+    let h = hash_of("worker.wasm");
+    let a = format!(
+        "namespace: a\nentries:\n  - name: w\n    kind: process.wasm\n    fs: b:bin\n    path: /worker.wasm\n    hash: {h}\n    method: compute\n"
+    );
+    let b = format!(
+        "namespace: b\nentries:\n  - {{name: bin, kind: fs.directory, directory: {}}}\n",
+        guests().display()
+    );
+    let dir = project(&[
+        ("a/_index.yaml", &a),
+        ("nested/deep/b/_index.yaml", &b),
+        ("target/_index.yaml", "broken: ["),
+    ]);
+    let registry = Registry::load(dir.path()).unwrap();
+    assert_eq!(registry.entries().len(), 2, "target/ must be skipped");
+}
+
+#[test]
+fn a_fifty_entry_project_loads_and_compiles_each_binary_once() {
+    let mut entries = String::new();
+    for i in 0..50 {
+        entries.push_str(&worker_entry("").replace("name: w", &format!("name: w{i}")));
+    }
+    let dir = project(&[("_index.yaml", &index_with(&entries))]);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let (engine, cache) = engine_with_cache(cache_dir.path());
+    let project = Project::load(dir.path(), &engine, &cache).unwrap();
+    assert_eq!(project.programs.len(), 50);
+    assert_eq!(project.registry.entries().len(), 51);
+    assert_eq!(cache.stats.misses(), 1, "one binary, compiled once");
+}
+
+#[test]
+fn the_compile_cache_hits_on_the_second_load_and_rebuilds_a_corrupt_file() {
+    let dir = project(&[("_index.yaml", &index_with(&worker_entry("")))]);
+    let cache_dir = tempfile::tempdir().unwrap();
+
+    let first = engine_with_cache(cache_dir.path());
+    Project::load(dir.path(), &first.0, &first.1).unwrap();
+    assert_eq!((first.1.stats.hits(), first.1.stats.misses()), (0, 1));
+
+    let second = engine_with_cache(cache_dir.path());
+    Project::load(dir.path(), &second.0, &second.1).unwrap();
+    assert_eq!((second.1.stats.hits(), second.1.stats.misses()), (1, 0));
+
+    let files: Vec<_> = std::fs::read_dir(cache_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    let corruptions: [fn(&mut Vec<u8>); 3] = [
+        |b| {
+            let n = b.len() / 2;
+            b[n] ^= 0xff
+        },
+        |b| b.truncate(b.len() / 3),
+        |b| b[..8].copy_from_slice(b"\x7fELF\x02\x01\x01\0"),
+    ];
+    for corrupt in corruptions {
+        let mut bytes = std::fs::read(&files[0]).unwrap();
+        corrupt(&mut bytes);
+        std::fs::write(&files[0], &bytes).unwrap();
+
+        let again = engine_with_cache(cache_dir.path());
+        let project = Project::load(dir.path(), &again.0, &again.1).unwrap();
+        assert_eq!(again.1.stats.rejected(), 1, "the corrupt file is detected");
+        assert_eq!(again.1.stats.hits(), 0);
+        assert_eq!(project.programs.len(), 1);
+
+        let healed = engine_with_cache(cache_dir.path());
+        Project::load(dir.path(), &healed.0, &healed.1).unwrap();
+        assert_eq!(healed.1.stats.hits(), 1, "and rewritten whole");
+    }
+}
+
+#[test]
+fn committed_binaries_match_their_registry_hashes() {
+    let cache_dir = tempfile::tempdir().unwrap();
+    let (engine, cache) = engine_with_cache(cache_dir.path());
+    let guests_project = Project::load(&repo().join("wasm"), &engine, &cache)
+        .unwrap_or_else(|e| panic!("wasm/_index.yaml is stale; run wasm/build.sh\n{e}"));
+    Project::load(&repo().join("examples"), &engine, &cache)
+        .unwrap_or_else(|e| panic!("examples/_index.yaml is stale; run wasm/build.sh\n{e}"));
+    // Every committed binary is covered by an entry (and so by a hash).
+    let used: std::collections::HashSet<String> = guests_project
+        .registry
+        .wasm_entries()
+        .map(|(_, w)| w.path.trim_start_matches('/').to_owned())
+        .collect();
+    for file in std::fs::read_dir(guests()).unwrap() {
+        let name = file.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".wasm") {
+            assert!(
+                used.contains(&name),
+                "wasm/bin/{name} has no entry in wasm/_index.yaml"
+            );
+        }
+    }
+}
