@@ -1,6 +1,7 @@
 //! The `wippy` command line.
 
 mod check;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +29,17 @@ pub enum Command {
     /// Load the project, verify and compile every binary, and report every problem.
     #[command(after_help = "Exit status: 0 when the project loads, 1 when it has problems.")]
     Check,
+    /// Run a command (an entry with meta.command), or `list` to see them.
+    #[command(
+        after_help = "Examples:\n  wippy run list\n  wippy run compute 6 7\n  wippy run greet Wippy"
+    )]
+    Run {
+        /// The command's name, or `list`.
+        name: String,
+        /// Arguments for the command: its method's parameters.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -41,5 +53,6 @@ pub fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Check => check::run(&cli.project),
+        Command::Run { name, args } => run::run(&cli.project, &name, &args),
     }
 }

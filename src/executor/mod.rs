@@ -1,0 +1,251 @@
+//! A single-threaded cooperative executor: the scheduler every worker thread runs.
+//!
+//! - **Run queue**: FIFO. Each round runs exactly the tasks queued when the round began,
+//!   so tasks that yield (a guest whose fuel slice ran out) interleave round-robin.
+//! - **Timers**: a binary heap of deadlines on this thread ([`sleep_until`]).
+//! - **Wakes from other threads** (blocking file I/O, control commands) push onto a
+//!   locked queue and [`polling::Poller::notify`] the thread if it is parked.
+//! - **Clock**: real, or virtual for tests: when nothing is runnable, a virtual clock
+//!   jumps to the next deadline instead of waiting, so time-based tests are exact.
+//! - **Panics** in a task are caught at the task boundary and reported to whoever awaits
+//!   it; the loop and every other task keep running.
+//!
+//! Tasks are `!Send` (`spawn_local`): a process never migrates off its worker.
+
+mod timer;
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_task::{Runnable, Task};
+
+pub use timer::{sleep, sleep_until, Sleep};
+
+/// Which clock the executor keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockKind {
+    Real,
+    /// Starts at the real "now" and moves only when every task is parked on a timer.
+    Virtual,
+}
+
+/// The part other threads may touch: the queue of woken tasks and the poller to wake us.
+struct Remote {
+    queue: Mutex<VecDeque<Runnable<u64>>>,
+    poller: polling::Poller,
+}
+
+/// The executor of the current thread.
+pub struct Executor {
+    remote: Arc<Remote>,
+    local: Rc<Local>,
+}
+
+struct Local {
+    clock: ClockKind,
+    virtual_now: Cell<Instant>,
+    timers: RefCell<timer::Timers>,
+    /// Tasks run so far, for tests that assert interleavings (see [`Executor::trace`]).
+    trace: RefCell<Option<Vec<u64>>>,
+    /// The label of the task being run, recorded in the trace.
+    running_label: Cell<u64>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
+}
+
+/// A handle other threads use to run a closure-free wake: it only unparks the executor.
+#[derive(Clone)]
+pub struct Notifier(Arc<Remote>);
+
+impl Notifier {
+    pub fn notify(&self) {
+        let _ = self.0.poller.notify();
+    }
+}
+
+impl Executor {
+    pub fn new(clock: ClockKind) -> std::io::Result<Self> {
+        let now = Instant::now();
+        Ok(Self {
+            remote: Arc::new(Remote {
+                queue: Mutex::new(VecDeque::new()),
+                poller: polling::Poller::new()?,
+            }),
+            local: Rc::new(Local {
+                clock,
+                virtual_now: Cell::new(now),
+                timers: RefCell::new(timer::Timers::default()),
+                trace: RefCell::new(None),
+                running_label: Cell::new(0),
+            }),
+        })
+    }
+
+    pub fn notifier(&self) -> Notifier {
+        Notifier(self.remote.clone())
+    }
+
+    /// Spawns a task on this executor. `label` names it in the trace (a PID number).
+    /// The task's output, or its panic, comes back through the returned [`Task`].
+    pub fn spawn<F>(&self, label: u64, future: F) -> Task<F::Output, u64>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let remote = self.remote.clone();
+        let schedule = move |runnable: Runnable<u64>| {
+            remote.queue.lock().unwrap().push_back(runnable);
+            let _ = remote.poller.notify();
+        };
+        let (runnable, task) = async_task::Builder::new()
+            .metadata(label)
+            .propagate_panic(true)
+            .spawn_local(|_| future, schedule);
+        runnable.schedule();
+        task
+    }
+
+    /// Starts recording the label of every task run, in order.
+    pub fn record_trace(&self) {
+        *self.local.trace.borrow_mut() = Some(Vec::new());
+    }
+
+    /// The labels recorded since [`Executor::record_trace`].
+    pub fn trace(&self) -> Vec<u64> {
+        self.local.trace.borrow().clone().unwrap_or_default()
+    }
+
+    pub fn now(&self) -> Instant {
+        self.local.now()
+    }
+
+    /// Runs until `done` is ready, running every other task meanwhile.
+    pub fn block_on<T>(&self, done: impl Future<Output = T>) -> T {
+        let _guard = self.enter();
+        let woken = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let waker = waker_fn(woken.clone(), self.notifier());
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut done = std::pin::pin!(done);
+        loop {
+            if woken.swap(false, std::sync::atomic::Ordering::AcqRel) {
+                if let std::task::Poll::Ready(v) = done.as_mut().poll(&mut cx) {
+                    return v;
+                }
+            }
+            self.turn(woken.load(std::sync::atomic::Ordering::Acquire));
+        }
+    }
+
+    /// One round: run what is queued, fire due timers, and park if nothing is runnable
+    /// (unless `keep_going`: the caller has more to do at once).
+    fn turn(&self, keep_going: bool) {
+        let batch: Vec<Runnable<u64>> = {
+            let mut q = self.remote.queue.lock().unwrap();
+            q.drain(..).collect()
+        };
+        let ran = !batch.is_empty();
+        for runnable in batch {
+            let label = *runnable.metadata();
+            self.local.running_label.set(label);
+            if let Some(trace) = self.local.trace.borrow_mut().as_mut() {
+                trace.push(label);
+            }
+            // A panicking task is caught inside async-task (`propagate_panic`); this
+            // guard only protects the loop from a panic in a waker or drop.
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| runnable.run()));
+        }
+        self.local.fire_timers();
+        if ran || keep_going || !self.remote.queue.lock().unwrap().is_empty() {
+            return;
+        }
+        let next = self.local.timers.borrow_mut().next_deadline();
+        match (self.local.clock, next) {
+            (ClockKind::Virtual, Some(deadline)) => {
+                // Nothing can run before the next deadline: jump to it. Still give
+                // cross-thread wakes (already queued) a chance first.
+                let mut events = polling::Events::new();
+                let _ = self.remote.poller.wait(&mut events, Some(Duration::ZERO));
+                if self.remote.queue.lock().unwrap().is_empty() {
+                    self.local.virtual_now.set(deadline.max(self.local.now()));
+                }
+            }
+            (_, next) => {
+                let timeout = next.map(|d| d.saturating_duration_since(self.local.now()));
+                let mut events = polling::Events::new();
+                let _ = self.remote.poller.wait(&mut events, timeout);
+            }
+        }
+    }
+
+    fn enter(&self) -> EnterGuard {
+        let prev = CURRENT.with(|c| c.borrow_mut().replace(self.local.clone()));
+        EnterGuard(prev)
+    }
+}
+
+struct EnterGuard(Option<Rc<Local>>);
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| *c.borrow_mut() = self.0.take());
+    }
+}
+
+impl Local {
+    fn now(&self) -> Instant {
+        match self.clock {
+            ClockKind::Real => Instant::now(),
+            ClockKind::Virtual => self.virtual_now.get(),
+        }
+    }
+
+    fn fire_timers(&self) {
+        let now = self.now();
+        let due = self.timers.borrow_mut().take_due(now);
+        for waker in due {
+            waker.wake();
+        }
+    }
+}
+
+/// Runs `f` with the current thread's executor state. Panics outside an executor.
+fn with_current<R>(f: impl FnOnce(&Local) -> R) -> R {
+    CURRENT.with(|c| {
+        let local = c.borrow();
+        let local = local
+            .as_ref()
+            .expect("wippy executor futures must run on a wippy executor");
+        f(local)
+    })
+}
+
+/// The current executor's clock reading (virtual or real).
+pub fn now() -> Instant {
+    with_current(|l| l.now())
+}
+
+/// A waker that sets a flag and unparks the executor: used for the future passed to
+/// `block_on`, which lives outside the task queue.
+fn waker_fn(flag: Arc<std::sync::atomic::AtomicBool>, notifier: Notifier) -> std::task::Waker {
+    struct Flag(Arc<std::sync::atomic::AtomicBool>, Notifier);
+    impl std::task::Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref()
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.store(true, std::sync::atomic::Ordering::Release);
+            self.1.notify();
+        }
+    }
+    std::task::Waker::from(Arc::new(Flag(flag, notifier)))
+}
+
+#[cfg(test)]
+mod tests;

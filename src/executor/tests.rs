@@ -1,0 +1,78 @@
+use super::*;
+use futures_lite::future::yield_now;
+
+#[test]
+fn yielding_tasks_interleave_round_robin() {
+    let ex = Executor::new(ClockKind::Virtual).unwrap();
+    ex.record_trace();
+    let tasks: Vec<_> = (1..=3)
+        .map(|label| {
+            ex.spawn(label, async {
+                for _ in 0..3 {
+                    yield_now().await;
+                }
+            })
+        })
+        .collect();
+    ex.block_on(async {
+        for t in tasks {
+            t.await;
+        }
+    });
+    assert_eq!(ex.trace(), [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3]);
+}
+
+#[test]
+fn ten_sleepers_finish_together_in_virtual_time() {
+    let ex = Executor::new(ClockKind::Virtual).unwrap();
+    let start = ex.now();
+    let tasks: Vec<_> = (0..10)
+        .map(|i| ex.spawn(i, async { sleep(Duration::from_millis(100)).await }))
+        .collect();
+    ex.block_on(async {
+        for t in tasks {
+            t.await;
+        }
+    });
+    assert_eq!(ex.now() - start, Duration::from_millis(100));
+}
+
+#[test]
+fn a_panicking_task_fails_alone() {
+    let ex = Executor::new(ClockKind::Virtual).unwrap();
+    let bad = ex.spawn(1, async { panic!("host call failed") });
+    let good = ex.spawn(2, async {
+        sleep(Duration::from_millis(5)).await;
+        7
+    });
+    let (bad, good) = ex.block_on(async {
+        let bad = std::panic::AssertUnwindSafe(bad);
+        let bad = futures_lite::FutureExt::catch_unwind(bad).await;
+        (bad, good.await)
+    });
+    assert!(bad.is_err());
+    assert_eq!(good, 7);
+}
+
+#[test]
+fn a_wake_from_another_thread_unparks_the_loop() {
+    let ex = Executor::new(ClockKind::Real).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<std::task::Waker>();
+    let flag = Rc::new(Cell::new(false));
+    let seen = flag.clone();
+    let task = ex.spawn(
+        1,
+        std::future::poll_fn(move |cx| {
+            if seen.get() {
+                return std::task::Poll::Ready(());
+            }
+            seen.set(true);
+            tx.send(cx.waker().clone()).unwrap();
+            std::task::Poll::Pending
+        }),
+    );
+    let waker_thread = std::thread::spawn(move || rx.recv().unwrap().wake());
+    ex.block_on(task);
+    waker_thread.join().unwrap();
+    assert!(flag.get());
+}

@@ -1,0 +1,101 @@
+//! Per-entry work done once at load: link (`InstancePre`) and resolve the export, so a
+//! spawn only instantiates and calls.
+
+use std::sync::Arc;
+
+use wasmtime::component::{self, ComponentExportIndex};
+use wasmtime::{Engine, InstancePre, Linker};
+
+use super::state::ProcessState;
+use crate::binary::imports::Declared;
+use crate::binary::Code;
+use crate::project::Program;
+use crate::registry::{EntryId, WasmEntry};
+
+pub enum Pre {
+    Core {
+        pre: InstancePre<ProcessState>,
+        /// Reactors (`_initialize`) are initialized before `method` is called.
+        reactor: bool,
+    },
+    Component {
+        pre: component::InstancePre<ProcessState>,
+        export: ComponentExportIndex,
+    },
+}
+
+/// Everything a spawn of one entry needs.
+pub struct Prepared {
+    pub id: EntryId,
+    pub config: WasmEntry,
+    pub pre: Pre,
+    pub wasi: bool,
+}
+
+pub fn prepare(
+    engine: &Engine,
+    program: &Arc<Program>,
+    config: &WasmEntry,
+) -> Result<Prepared, String> {
+    let declared = Declared::new(&config.imports);
+    let method = &config.method;
+    let (pre, wasi) = match &program.code {
+        Code::Core(module) => {
+            let mut linker: Linker<ProcessState> = Linker::new(engine);
+            let wasi = declared.preview1();
+            if wasi {
+                wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut ProcessState| s.p1())
+                    .map_err(|e| format!("cannot link WASI preview 1: {e}"))?;
+            }
+            if module
+                .get_export(method)
+                .and_then(|e| e.func().cloned())
+                .is_none()
+            {
+                return Err(format!(
+                    "method not found: {method} is not an exported function"
+                ));
+            }
+            let reactor = module.get_export("_initialize").is_some();
+            let pre = linker
+                .instantiate_pre(module)
+                .map_err(|e| format!("cannot link: {e:#}"))?;
+            (Pre::Core { pre, reactor }, wasi)
+        }
+        Code::Component(comp) => {
+            let mut linker: component::Linker<ProcessState> = component::Linker::new(engine);
+            let wasi = comp.component_type().imports(engine).len() > 0;
+            if wasi {
+                wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+                    .map_err(|e| format!("cannot link WASI preview 2: {e}"))?;
+            }
+            let export = component_export(comp, method)?;
+            let pre = linker
+                .instantiate_pre(comp)
+                .map_err(|e| format!("cannot link: {e:#}"))?;
+            (Pre::Component { pre, export }, wasi)
+        }
+    };
+    Ok(Prepared {
+        id: program.entry.clone(),
+        config: config.clone(),
+        pre,
+        wasi,
+    })
+}
+
+/// `func` or `ns:pkg/iface@ver#func` (the version may be omitted or semver-compatible).
+fn component_export(
+    comp: &component::Component,
+    method: &str,
+) -> Result<ComponentExportIndex, String> {
+    let not_found = || format!("method not found: {method} is not exported by the component");
+    match method.split_once('#') {
+        None => comp.get_export_index(None, method).ok_or_else(not_found),
+        Some((iface, func)) => {
+            let iface_idx = comp.get_export_index(None, iface).ok_or_else(not_found)?;
+            comp.get_export_index(Some(&iface_idx), func)
+                .ok_or_else(not_found)
+        }
+    }
+}

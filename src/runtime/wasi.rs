@@ -1,0 +1,99 @@
+//! Building a process's WASI context from its entry: args, env, cwd, mounts.
+
+use std::collections::HashMap;
+
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+use super::prepared::Prepared;
+use super::state::Wasi;
+use crate::registry::{EntryConfig, EntryId, EnvStorage, Registry};
+
+/// The values `env.variable` entries resolve to, and where each mount lives on the host.
+pub struct EnvSource {
+    variables: HashMap<EntryId, String>,
+    dirs: HashMap<EntryId, std::path::PathBuf>,
+}
+
+impl EnvSource {
+    /// Reads every variable once, at load: OS storages from the host environment,
+    /// static and memory storages from their `values`, then the entry's `default`.
+    pub fn from_registry(registry: &Registry) -> Self {
+        let mut variables = HashMap::new();
+        let mut dirs = HashMap::new();
+        for entry in registry.entries() {
+            match &entry.config {
+                EntryConfig::EnvVariable(v) => {
+                    let stored = match v.storage.as_ref().and_then(|s| registry.config(s)) {
+                        Some(EntryConfig::EnvStorage(EnvStorage::Values(values))) => {
+                            values.get(&v.variable).cloned()
+                        }
+                        _ => std::env::var(&v.variable).ok(),
+                    };
+                    if let Some(value) = stored.or_else(|| v.default.clone()) {
+                        variables.insert(entry.id.clone(), value);
+                    }
+                }
+                EntryConfig::FsDirectory(fs) => {
+                    dirs.insert(entry.id.clone(), fs.directory.clone());
+                }
+                _ => {}
+            }
+        }
+        Self { variables, dirs }
+    }
+}
+
+pub fn build_wasi(
+    prepared: &Prepared,
+    env: &EnvSource,
+    preview2: bool,
+    inherit_stdio: bool,
+) -> Result<Wasi, String> {
+    let wasi = &prepared.config.wasi;
+    let mut b = WasiCtxBuilder::new();
+    b.arg(prepared.id.name());
+    b.args(&wasi.args);
+    for binding in &wasi.env {
+        match env.variables.get(&binding.id) {
+            Some(value) => {
+                b.env(&binding.name, value);
+            }
+            None if binding.required => {
+                return Err(format!(
+                    "required wasi env variable not found: {}",
+                    binding.id
+                ));
+            }
+            None => {}
+        }
+    }
+    if let Some(cwd) = &wasi.cwd {
+        b.initial_cwd(cwd);
+    }
+    for mount in &wasi.mounts {
+        let dir = env
+            .dirs
+            .get(&mount.fs)
+            .ok_or_else(|| format!("wasi mount filesystem not found: {}", mount.fs))?;
+        let perms = if mount.read_only {
+            FsPerms::ReadOnly
+        } else {
+            FsPerms::ReadWrite
+        };
+        b.preopened_dir(dir, &mount.guest, perms)
+            .map_err(|e| format!("cannot mount {} at {}: {e}", dir.display(), mount.guest))?;
+    }
+    if inherit_stdio {
+        b.inherit_stdio();
+    } else {
+        b.inherit_stdout().inherit_stderr();
+    }
+    Ok(if preview2 {
+        Wasi::P2 {
+            ctx: Box::new(b.build()),
+            table: wasmtime::component::ResourceTable::new(),
+        }
+    } else {
+        Wasi::P1(Box::new(b.build_p1()))
+    })
+}
