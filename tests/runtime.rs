@@ -20,6 +20,18 @@ fn misbehave(name: &str, method: &str, extra: &str) -> String {
     )
 }
 
+/// Runtime options with `slots` pool slots and a private compile cache.
+fn options(cache: &tempfile::TempDir, slots: u32) -> RuntimeOptions {
+    RuntimeOptions {
+        engine: EngineOptions {
+            max_instances: slots,
+            cache_dir: Some(cache.path().to_path_buf()),
+            ..EngineOptions::default()
+        },
+        ..RuntimeOptions::default()
+    }
+}
+
 /// A runtime over a temp project with one single-worker host and the given entries.
 fn runtime(entries: &str) -> (Runtime, tempfile::TempDir, tempfile::TempDir) {
     let index = index_with(&format!(
@@ -27,15 +39,7 @@ fn runtime(entries: &str) -> (Runtime, tempfile::TempDir, tempfile::TempDir) {
     ));
     let dir = project(&[("_index.yaml", &index)]);
     let cache = tempfile::tempdir().unwrap();
-    let options = RuntimeOptions {
-        engine: EngineOptions {
-            max_instances: 128,
-            cache_dir: Some(cache.path().to_path_buf()),
-            ..EngineOptions::default()
-        },
-        ..RuntimeOptions::default()
-    };
-    let rt = Runtime::load(dir.path(), options).unwrap_or_else(|e| panic!("{e}"));
+    let rt = Runtime::load(dir.path(), options(&cache, 128)).unwrap_or_else(|e| panic!("{e}"));
     (rt, dir, cache)
 }
 
@@ -51,15 +55,7 @@ fn error_of(rt: &Runtime, entry: &str, args: Vec<Value>) -> String {
 #[test]
 fn the_seed_example_returns_42_through_the_public_api() {
     let cache = tempfile::tempdir().unwrap();
-    let options = RuntimeOptions {
-        engine: EngineOptions {
-            max_instances: 16,
-            cache_dir: Some(cache.path().to_path_buf()),
-            ..EngineOptions::default()
-        },
-        ..RuntimeOptions::default()
-    };
-    let rt = Runtime::load(&repo().join("examples"), options).unwrap();
+    let rt = Runtime::load(&repo().join("examples"), options(&cache, 16)).unwrap();
     let me = Mailbox::new();
     let pid = rt
         .spawn_monitored(

@@ -64,6 +64,22 @@ pub struct Watchers {
     pub link: Option<Mailbox>,
 }
 
+impl Watchers {
+    pub fn monitor(mailbox: &Mailbox) -> Self {
+        Self {
+            monitor: Some(mailbox.clone()),
+            link: None,
+        }
+    }
+
+    pub fn link(mailbox: &Mailbox) -> Self {
+        Self {
+            monitor: None,
+            link: Some(mailbox.clone()),
+        }
+    }
+}
+
 impl Host {
     pub fn start(
         id: EntryId,

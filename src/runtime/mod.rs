@@ -176,11 +176,7 @@ impl Runtime {
         host: &str,
         args: Vec<Value>,
     ) -> Result<Pid, SpawnError> {
-        let watchers = Watchers {
-            monitor: Some(mailbox.clone()),
-            link: None,
-        };
-        self.spawn_with(entry, host, args, watchers)
+        self.spawn_with(entry, host, args, Watchers::monitor(mailbox))
     }
 
     /// Starts a process linked to `mailbox`: an abnormal exit sends it LINK_DOWN.
@@ -191,11 +187,7 @@ impl Runtime {
         host: &str,
         args: Vec<Value>,
     ) -> Result<Pid, SpawnError> {
-        let watchers = Watchers {
-            monitor: None,
-            link: Some(mailbox.clone()),
-        };
-        self.spawn_with(entry, host, args, watchers)
+        self.spawn_with(entry, host, args, Watchers::link(mailbox))
     }
 
     fn host_of(&self, pid: &Pid) -> Option<&Arc<Host>> {
@@ -209,19 +201,13 @@ impl Runtime {
     }
 
     pub fn monitor(&self, mailbox: &Mailbox, pid: &Pid) -> bool {
-        let w = Watchers {
-            monitor: Some(mailbox.clone()),
-            link: None,
-        };
-        self.host_of(pid).is_some_and(|h| h.watch(pid, w))
+        self.host_of(pid)
+            .is_some_and(|h| h.watch(pid, Watchers::monitor(mailbox)))
     }
 
     pub fn link(&self, mailbox: &Mailbox, pid: &Pid) -> bool {
-        let w = Watchers {
-            monitor: None,
-            link: Some(mailbox.clone()),
-        };
-        self.host_of(pid).is_some_and(|h| h.watch(pid, w))
+        self.host_of(pid)
+            .is_some_and(|h| h.watch(pid, Watchers::link(mailbox)))
     }
 
     /// Removes `mailbox` as monitor and link of `pid`.
