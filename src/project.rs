@@ -69,7 +69,8 @@ impl Project {
                     Ok((bytes, sha, kind)) => verified.push(Verified {
                         entry: entry.id.clone(),
                         location: at,
-                        declared: imports::Declared::new(&wasm.imports),
+                        declared: imports::Declared::new(&wasm.imports)
+                            .allowing_unknown(wasm.allow_unknown_imports),
                         bytes: Arc::new(bytes),
                         sha,
                         kind,
@@ -85,6 +86,9 @@ impl Project {
                 Err(message) => diags.problem(v.location.clone().with_field("path"), message),
                 Ok(code) => {
                     let missing = imports::unsatisfied(engine, code, &v.declared);
+                    if let Some(w) = imports::wippy_poll_warning(engine, code, &v.declared) {
+                        diags.warn(v.location.clone().with_field("imports"), w);
+                    }
                     for m in &missing {
                         diags.problem(v.location.clone().with_field("imports"), m);
                     }

@@ -5,51 +5,21 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use wippy_wasm::engine::EngineOptions;
 use wippy_wasm::event::{EventKind, Mailbox};
-use wippy_wasm::runtime::{Runtime, RuntimeOptions};
+use wippy_wasm::runtime::Runtime;
 use wippy_wasm::value::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
-const HOST: &str = "t:host";
 
 fn misbehave(name: &str, method: &str, extra: &str) -> String {
-    format!(
-        "  - name: {name}\n    kind: process.wasm\n    fs: bin\n    path: /misbehave.wasm\n    hash: {}\n    method: {method}\n{extra}",
-        hash_of("misbehave.wasm")
-    )
-}
-
-/// Runtime options with `slots` pool slots and a private compile cache.
-fn options(cache: &tempfile::TempDir, slots: u32) -> RuntimeOptions {
-    RuntimeOptions {
-        engine: EngineOptions {
-            max_instances: slots,
-            cache_dir: Some(cache.path().to_path_buf()),
-            ..EngineOptions::default()
-        },
-        ..RuntimeOptions::default()
-    }
-}
-
-/// A runtime over a temp project with one single-worker host and the given entries.
-fn runtime(entries: &str) -> (Runtime, tempfile::TempDir, tempfile::TempDir) {
-    let index = index_with(&format!(
-        "  - name: host\n    kind: process.host\n    host:\n      workers: 1\n{entries}"
-    ));
-    let dir = project(&[("_index.yaml", &index)]);
-    let cache = tempfile::tempdir().unwrap();
-    let rt = Runtime::load(dir.path(), options(&cache, 128)).unwrap_or_else(|e| panic!("{e}"));
-    (rt, dir, cache)
+    guest(name, "misbehave.wasm", method, extra)
 }
 
 fn error_of(rt: &Runtime, entry: &str, args: Vec<Value>) -> String {
-    let me = Mailbox::new();
-    rt.spawn_monitored(&me, entry, HOST, args).unwrap();
-    let exit = me.receive(WAIT).expect("EXIT");
-    exit.result
+    let result = run_to_exit(rt, entry, args);
+    result
         .error
-        .unwrap_or_else(|| panic!("{entry} did not fail: {:?}", exit.result.value))
+        .unwrap_or_else(|| panic!("{entry} did not fail: {:?}", result.value))
 }
 
 #[test]
@@ -88,7 +58,7 @@ fn the_seed_example_returns_42_through_the_public_api() {
 
 #[test]
 fn terminate_ends_a_spinning_process_and_tells_monitors_and_links() {
-    let (rt, _d, _c) = runtime(&misbehave("spin", "spin", ""));
+    let rt = runtime(&misbehave("spin", "spin", ""));
     let monitor = Mailbox::new();
     let link = Mailbox::new();
     let pid = rt
@@ -118,7 +88,7 @@ fn terminate_ends_a_spinning_process_and_tells_monitors_and_links() {
 #[test]
 fn an_infinite_loop_does_not_stop_other_processes_on_its_worker() {
     let entries = misbehave("spin", "spin", "") + &misbehave("burn", "burn", "");
-    let (rt, _d, _c) = runtime(&entries);
+    let rt = runtime(&entries);
     let spinner = rt.spawn("t:spin", HOST, vec![]).unwrap();
     let me = Mailbox::new();
     rt.spawn_monitored(&me, "t:burn", HOST, vec![Value::Int(5_000_000)])
@@ -139,7 +109,7 @@ fn each_limit_fails_only_its_own_process_with_its_error() {
         )
         + &misbehave("bomb", "bomb", "    limits:\n      memory_bytes: 1048576\n")
         + &misbehave("burn", "burn", "");
-    let (rt, _d, _c) = runtime(&entries);
+    let rt = runtime(&entries);
     let me = Mailbox::new();
     let fuel = rt.spawn_monitored(&me, "t:fuel", HOST, vec![]).unwrap();
     let deadline = rt.spawn_monitored(&me, "t:deadline", HOST, vec![]).unwrap();
@@ -176,7 +146,7 @@ fn traps_are_contained() {
         + &misbehave("recurse", "recurse", "")
         + &misbehave("oob", "oob", "")
         + &misbehave("burn", "burn", "");
-    let (rt, _d, _c) = runtime(&entries);
+    let rt = runtime(&entries);
     assert!(error_of(&rt, "t:unreachable", vec![])
         .contains("wasm trap: wasm `unreachable` instruction executed"));
     assert!(error_of(&rt, "t:div", vec![Value::Int(0)]).contains("integer divide by zero"));
@@ -191,7 +161,7 @@ fn traps_are_contained() {
 
 #[test]
 fn bad_arguments_fail_the_process_with_a_clear_error() {
-    let (rt, _d, _c) = runtime(&misbehave("div", "div", ""));
+    let rt = runtime(&misbehave("div", "div", ""));
     assert_eq!(
         error_of(&rt, "t:div", vec![]),
         "parameter count mismatch: expected 1, got 0"
@@ -206,7 +176,7 @@ fn bad_arguments_fail_the_process_with_a_clear_error() {
 
 #[test]
 fn ten_thousand_spawn_exit_cycles_leave_the_table_empty() {
-    let (rt, _d, _c) = runtime(&misbehave("burn", "burn", ""));
+    let rt = runtime(&misbehave("burn", "burn", ""));
     let me = Mailbox::new();
     for _batch in 0..100 {
         for _ in 0..100 {
@@ -223,4 +193,316 @@ fn ten_thousand_spawn_exit_cycles_leave_the_table_empty() {
         me.receive(Duration::ZERO).is_none(),
         "exactly one EXIT each"
     );
+}
+
+#[test]
+fn two_spinners_on_one_worker_interleave_exactly_and_identically_run_to_run() {
+    let window = || {
+        let rt = runtime_with(&misbehave("spin", "spin", ""), |o| o.trace = true);
+        let me = Mailbox::new();
+        let a = rt.spawn_monitored(&me, "t:spin", HOST, vec![]).unwrap();
+        let b = rt.spawn_monitored(&me, "t:spin", HOST, vec![]).unwrap();
+        let steps = |pid| {
+            rt.stats(pid)
+                .map_or(0, |s| s.steps.load(std::sync::atomic::Ordering::Relaxed))
+        };
+        while steps(&a) < 30 || steps(&b) < 30 {
+            std::thread::yield_now();
+        }
+        rt.terminate(&a);
+        rt.terminate(&b);
+        me.receive(WAIT).unwrap();
+        me.receive(WAIT).unwrap();
+        let trace = rt.trace(HOST, 0);
+        let first_b = trace.iter().position(|&n| n == b.n).unwrap();
+        let window: Vec<u64> = trace[first_b..first_b + 40].to_vec();
+        for pair in window.windows(2) {
+            assert_ne!(
+                pair[0], pair[1],
+                "a Step was taken twice in a row: {window:?}"
+            );
+        }
+        assert!(window.iter().all(|&n| n == a.n || n == b.n));
+        window
+    };
+    assert_eq!(window(), window());
+}
+
+#[test]
+fn an_infinite_loop_delays_a_sleeper_by_at_most_one_slice() {
+    // Stepped virtual time: every Step costs 100 µs, so lateness is exact and repeatable.
+    let step = Duration::from_micros(100);
+    let entries = misbehave("spin", "spin", "")
+        + &guest("sleeper", "sleeper.wasm", "nap", "    imports: [wasi1]\n");
+    let rt = runtime_with(&entries, |o| {
+        o.clock = wippy_wasm::executor::ClockKind::Stepped(step)
+    });
+    let spinner = rt.spawn("t:spin", HOST, vec![]).unwrap();
+    let slept = run_to_exit(&rt, "t:sleeper", vec![Value::Int(10)]);
+    let Value::Int(ns) = slept.value else {
+        panic!("nap returned {slept:?}")
+    };
+    let late = Duration::from_nanos(ns as u64) - Duration::from_millis(10);
+    // The timer comes due during one spinner Step; the spinner's next Step runs, then the
+    // sleeper's own (each Step is charged before it runs).
+    assert!(late <= 3 * step, "woke {late:?} late");
+    assert!(rt.stats(&spinner).is_some(), "the spinner still runs");
+    assert!(rt.terminate(&spinner));
+}
+
+#[test]
+fn terminate_ends_a_parked_process_promptly() {
+    let rt = runtime(&guest(
+        "sleeper",
+        "sleeper.wasm",
+        "nap",
+        "    imports: [wasi1]\n",
+    ));
+    let me = Mailbox::new();
+    // An hour-long sleep: only termination can end it within the test's wait.
+    let pid = rt
+        .spawn_monitored(&me, "t:sleeper", HOST, vec![Value::Int(3_600_000)])
+        .unwrap();
+    while rt
+        .stats(&pid)
+        .map_or(0, |s| s.steps.load(std::sync::atomic::Ordering::Relaxed))
+        == 0
+    {
+        std::thread::yield_now();
+    }
+    assert!(rt.terminate(&pid));
+    let exit = me.receive(WAIT).expect("EXIT soon after terminate");
+    assert_eq!(exit.result.error.as_deref(), Some("process terminated"));
+    assert_eq!(rt.live(HOST), 0);
+}
+
+#[test]
+fn cancel_ends_a_wasm_process_with_the_reason_and_send_refuses_clearly() {
+    let rt = runtime(&misbehave("spin", "spin", ""));
+    let me = Mailbox::new();
+    let pid = rt.spawn_monitored(&me, "t:spin", HOST, vec![]).unwrap();
+    assert_eq!(
+        rt.send(&pid, "work", Value::Int(1)),
+        Err(wippy_wasm::runtime::SendError::NoInbox(pid.to_string()))
+    );
+    assert!(rt.cancel(&pid, "no longer needed"));
+    let exit = me.receive(WAIT).unwrap();
+    assert_eq!(
+        exit.result.error.as_deref(),
+        Some("process cancelled: no longer needed")
+    );
+    assert!(!rt.cancel(&pid, "again"), "already gone");
+    assert_eq!(
+        rt.send(&pid, "work", Value::Int(1)),
+        Err(wippy_wasm::runtime::SendError::NoProcess(pid.to_string()))
+    );
+}
+
+#[test]
+fn unmonitor_and_unlink_stop_the_events() {
+    let rt = runtime(&misbehave("spin", "spin", ""));
+    let (kept, dropped) = (Mailbox::new(), Mailbox::new());
+    let pid = rt
+        .spawn_monitored(&dropped, "t:spin", HOST, vec![])
+        .unwrap();
+    assert!(rt.monitor(&kept, &pid));
+    assert!(rt.link(&dropped, &pid));
+    assert!(rt.link(&kept, &pid));
+    assert!(rt.unmonitor(&dropped, &pid));
+    assert!(rt.unlink(&dropped, &pid));
+    rt.terminate(&pid);
+    let kinds: Vec<_> = (0..2).map(|_| kept.receive(WAIT).unwrap().kind).collect();
+    assert_eq!(kinds, [EventKind::Exit, EventKind::LinkDown]);
+    assert!(dropped.receive(Duration::from_millis(200)).is_none());
+}
+
+#[test]
+fn shutdown_closes_every_process_and_tells_its_monitors() {
+    let rt = runtime(
+        &(misbehave("spin", "spin", "")
+            + &guest("sleeper", "sleeper.wasm", "nap", "    imports: [wasi1]\n")),
+    );
+    let me = Mailbox::new();
+    rt.spawn_monitored(&me, "t:spin", HOST, vec![]).unwrap();
+    rt.spawn_monitored(&me, "t:sleeper", HOST, vec![Value::Int(3_600_000)])
+        .unwrap();
+    let TestRuntime { rt, .. } = rt;
+    rt.shutdown();
+    for _ in 0..2 {
+        let exit = me.receive(WAIT).expect("EXIT for each process");
+        assert_eq!(
+            exit.result.error.as_deref(),
+            Some(wippy_wasm::runtime::SHUTDOWN)
+        );
+    }
+}
+
+#[test]
+fn a_preview1_exit_code_reaches_the_exit_event() {
+    let probe = |name: &str, args: &str| {
+        guest(
+            name,
+            "wasi_probe.wasm",
+            "_start",
+            &format!("    imports: [wasi1]\n    wasi:\n      args: [{args}]\n"),
+        )
+    };
+    let rt = runtime(&(probe("three", "exit, \"3\"") + &probe("zero", "exit, \"0\"")));
+    let three = run_to_exit(&rt, "t:three", vec![]);
+    assert_eq!(three.exit_code, Some(3));
+    assert_eq!(
+        three.error.as_deref(),
+        Some("failed to call wasm method: _start: exit code 3")
+    );
+    let zero = run_to_exit(&rt, "t:zero", vec![]);
+    assert_eq!((zero.exit_code, zero.error), (Some(0), None));
+}
+
+/// Every WIT type, both directions, through the `types` component.
+#[test]
+fn component_arguments_and_results_convert_for_every_wit_type() {
+    let mut entries = String::new();
+    for f in [
+        "mirror", "double", "divide", "morph", "next", "toggle", "swap", "sum", "split", "even",
+        "count", "half",
+    ] {
+        entries += &guest(f, "types.wasm", f, "");
+    }
+    let rt = runtime(&entries);
+    let call = |f: &str, args: Vec<Value>| {
+        let r = run_to_exit(&rt, &format!("t:{f}"), args);
+        assert_eq!(r.error, None, "{f}");
+        r.value
+    };
+    let s = |t: &str| Value::String(t.into());
+    let map = |pairs: &[(&str, Value)]| {
+        Value::Map(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    };
+    // record <-> map by field name
+    assert_eq!(
+        call(
+            "mirror",
+            vec![map(&[
+                ("x", Value::Int(1)),
+                ("y", Value::Int(2)),
+                ("label", s("ab"))
+            ])]
+        ),
+        map(&[
+            ("x", Value::Int(2)),
+            ("y", Value::Int(1)),
+            ("label", s("abab"))
+        ])
+    );
+    // option <-> null or value
+    assert_eq!(call("double", vec![Value::Int(21)]), Value::Int(42));
+    assert_eq!(call("double", vec![Value::Null]), Value::Null);
+    // result is a value: {ok: ..} or {err: ..}
+    assert_eq!(
+        call("divide", vec![Value::Int(7), Value::Int(2)]),
+        map(&[("ok", Value::Int(3))])
+    );
+    assert_eq!(
+        call("divide", vec![Value::Int(1), Value::Int(0)]),
+        map(&[("err", s("division by zero"))])
+    );
+    // variant <-> {case: payload}; a payload-less case is its name
+    assert_eq!(
+        call("morph", vec![map(&[("circle", Value::Float(2.5))])]),
+        map(&[("square", Value::Int(2))])
+    );
+    assert_eq!(
+        call("morph", vec![map(&[("square", Value::Int(3))])]),
+        map(&[("circle", Value::Float(3.0))])
+    );
+    assert_eq!(call("morph", vec![s("nothing")]), s("nothing"));
+    // enum <-> case name
+    assert_eq!(call("next", vec![s("blue")]), s("red"));
+    // flags <-> list of names
+    assert_eq!(
+        call("toggle", vec![Value::List(vec![s("read")])]),
+        Value::List(vec![s("write"), s("exec")])
+    );
+    // tuple <-> list
+    assert_eq!(
+        call("swap", vec![Value::List(vec![Value::Int(7), s("x")])]),
+        Value::List(vec![s("x"), Value::Int(7)])
+    );
+    // lists, strings, bools, bytes, floats
+    assert_eq!(
+        call(
+            "sum",
+            vec![Value::List(vec![
+                Value::Int(1),
+                Value::Int(-5),
+                Value::Int(10)
+            ])]
+        ),
+        Value::Int(6)
+    );
+    assert_eq!(
+        call("split", vec![s("a bc d")]),
+        Value::List(vec![s("a"), s("bc"), s("d")])
+    );
+    assert_eq!(call("even", vec![Value::Int(4)]), Value::Bool(true));
+    assert_eq!(
+        call("count", vec![Value::Bytes(vec![1, 2, 3])]),
+        Value::Int(3)
+    );
+    assert_eq!(call("half", vec![Value::Float(3.0)]), Value::Float(1.5));
+
+    // Mismatches name the parameter, and the instance is not poisoned for the next call.
+    let bad = run_to_exit(&rt, "t:next", vec![s("purple")]);
+    assert!(
+        bad.error.as_deref().unwrap_or("").contains("purple"),
+        "{bad:?}"
+    );
+    let bad = run_to_exit(&rt, "t:mirror", vec![map(&[("x", Value::Int(1))])]);
+    assert_eq!(
+        bad.error.as_deref(),
+        Some("parameter p.y: missing record field")
+    );
+    assert_eq!(
+        run_to_exit(&rt, "t:sum", vec![]).error.as_deref(),
+        Some("parameter count mismatch: expected 1, got 0")
+    );
+    assert_eq!(call("next", vec![s("red")]), s("green"));
+}
+
+#[test]
+fn max_stack_bytes_is_honoured_at_or_above_the_runtime_stack_and_refused_below_it() {
+    let ok = misbehave(
+        "deep",
+        "recurse",
+        "    limits:\n      max_stack_bytes: 8388608\n",
+    );
+    let rt = runtime(&ok);
+    assert!(error_of(&rt, "t:deep", vec![Value::Int(0)]).contains("stack overflow"));
+
+    let small = misbehave(
+        "small",
+        "recurse",
+        "    limits:\n      max_stack_bytes: 65536\n",
+    );
+    let host = "  - name: host\n    kind: process.host\n";
+    let dir = project(&[("_index.yaml", &index_with(&(host.to_owned() + &small)))]);
+    let cache = tempfile::tempdir().unwrap();
+    let err = Runtime::load(dir.path(), options(&cache, 8))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("entry t:small: field limits.max_stack_bytes: 65536 is below the runtime's wasm stack of 1048576 bytes"),
+        "{err}"
+    );
+    // Lowered for the whole runtime, the same entry loads.
+    let mut opts = options(&cache, 8);
+    opts.engine.max_wasm_stack = 65536;
+    let rt = Runtime::load(dir.path(), opts).unwrap();
+    assert!(error_of(&rt, "t:small", vec![Value::Int(0)]).contains("stack overflow"));
 }

@@ -43,18 +43,23 @@ done
 
 # Preview-1 core modules written in C.
 clang "${CFLAGS[@]}" -mexec-model=reactor -o "$out/processor.wasm" src/processor.c
+clang "${CFLAGS[@]}" -mexec-model=reactor -o "$out/sleeper.wasm" src/sleeper.c
+clang "${CFLAGS[@]}" -o "$out/wasi_probe.wasm" src/wasi_probe.c
 
 # Components: C + wit-bindgen bindings, then the preview-1 adapter.
 component() { # component <world> <c source> <output>
   local world="$1" src="$2" dest="$3"
   wit-bindgen c wit --world "$world" --out-dir "$gen/$world" >/dev/null
   local base="${world//-/_}"
-  clang "${CFLAGS[@]}" -mexec-model=reactor -I "$gen/$world" -o "$gen/$world.core.wasm" \
+  clang "${CFLAGS[@]}" -mexec-model=reactor -I "$gen/$world" -I src -o "$gen/$world.core.wasm" \
     "$src" "$gen/$world/$base.c" "$gen/$world/${base}_component_type.o"
   wasm-tools component new "$gen/$world.core.wasm" \
     --adapt "wasi_snapshot_preview1=$ADAPTER" -o "$out/$dest"
 }
 component greeter src/greeter.c component.wasm
+component types src/types.c types.wasm
+component sleeper src/sleeper_component.c sleeper_component.wasm
+component http-worker src/http_worker.c http_worker.wasm
 
 python3 update_hashes.py
 ls -l "$out"

@@ -10,15 +10,36 @@ use super::compile::Code;
 use crate::registry::import_base;
 
 /// The declared `imports` of an entry, normalized (version suffixes dropped).
-pub struct Declared(Vec<String>);
+pub struct Declared {
+    names: Vec<String>,
+    /// `allow_unknown_imports`: imports from modules no host provides are linked as
+    /// traps instead of failing the load.
+    allow_unknown: bool,
+}
 
 impl Declared {
     pub fn new(imports: &[String]) -> Self {
-        Self(imports.iter().map(|i| import_base(i).to_owned()).collect())
+        Self {
+            names: imports.iter().map(|i| import_base(i).to_owned()).collect(),
+            allow_unknown: false,
+        }
+    }
+
+    pub fn allowing_unknown(mut self, allow: bool) -> Self {
+        self.allow_unknown = allow;
+        self
     }
 
     fn has(&self, name: &str) -> bool {
-        self.0.iter().any(|d| d == name)
+        self.names.iter().any(|d| d == name)
+    }
+
+    pub fn sockets(&self) -> bool {
+        self.has("wasi:sockets")
+    }
+
+    pub fn http(&self) -> bool {
+        self.has("wasi:http")
     }
 
     pub fn preview1(&self) -> bool {
@@ -42,14 +63,14 @@ pub fn unsatisfied(engine: &Engine, code: &Code, declared: &Declared) -> Vec<Str
                 let (m, n) = (import.module(), import.name());
                 let ok = match m {
                     "wasi_snapshot_preview1" | "wasi_unstable" => declared.preview1(),
-                    _ => false,
+                    _ => declared.allow_unknown,
                 };
                 if !ok {
                     let hint = match m {
                         "wasi_snapshot_preview1" | "wasi_unstable" => {
                             "add `wasi1` to the entry's imports".to_owned()
                         }
-                        _ => format!("no host interface provides module {m:?}"),
+                        _ => format!("no host interface provides module {m:?} (set `allow_unknown_imports: true` to make its functions trap when called)"),
                     };
                     missing.push(format!("unsatisfied import {m}::{n}: {hint}"));
                 }
@@ -57,13 +78,14 @@ pub fn unsatisfied(engine: &Engine, code: &Code, declared: &Declared) -> Vec<Str
         }
         Code::Component(component) => {
             for (name, _) in component.component_type().imports(engine) {
-                if !declared.covers_interface(name) {
+                let allowed_unknown = declared.allow_unknown && !name.starts_with("wasi:");
+                if !(declared.covers_interface(name) || allowed_unknown) {
                     let base = import_base(name);
                     let package = base.split('/').next().unwrap_or(base);
                     let hint = if package.starts_with("wasi:") {
                         format!("add `{package}` to the entry's imports")
                     } else {
-                        format!("no host interface provides {package:?}")
+                        format!("no host interface provides {package:?} (set `allow_unknown_imports: true` to make its functions trap when called)")
                     };
                     missing.push(format!("unsatisfied import {name}: {hint}"));
                 }
@@ -71,4 +93,19 @@ pub fn unsatisfied(engine: &Engine, code: &Code, declared: &Declared) -> Vec<Str
         }
     }
     missing
+}
+
+/// Our `wasi:io` covers `wasi:io/poll`; Wippy's runtime wants `wasi:poll` as well. A
+/// guest that polls, declared without `wasi:poll`, runs here but not there: say so.
+pub fn wippy_poll_warning(engine: &Engine, code: &Code, declared: &Declared) -> Option<String> {
+    let Code::Component(component) = code else {
+        return None;
+    };
+    let polls = component
+        .component_type()
+        .imports(engine)
+        .any(|(name, _)| import_base(name) == "wasi:io/poll");
+    (polls && declared.has("wasi:io") && !declared.has("wasi:poll")).then(|| {
+        "the guest imports wasi:io/poll, which `wasi:io` covers here; Wippy's own runtime also needs `wasi:poll` in imports".to_owned()
+    })
 }

@@ -72,15 +72,10 @@ fn host_of_kind(registry: &Registry, kind: &str) -> Option<String> {
 /// SPEC §6: a string is printed and exits 0, an integer N exits N, false exits 1,
 /// true or nothing exits 0; a failure prints the error and exits 1.
 fn exit_status(result: wippy_wasm::event::ExitResult) -> ExitCode {
+    if let Some(code) = result.exit_code {
+        return ExitCode::from(code.clamp(0, 255) as u8);
+    }
     if let Some(error) = result.error {
-        if let Some(code) = error
-            .rsplit("exit code ")
-            .next()
-            .and_then(|c| c.parse::<u8>().ok())
-            .filter(|_| error.contains(": exit code "))
-        {
-            return ExitCode::from(code);
-        }
         eprintln!("Error: {error}");
         return ExitCode::FAILURE;
     }

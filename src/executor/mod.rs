@@ -32,7 +32,19 @@ pub enum ClockKind {
     Real,
     /// Starts at the real "now" and moves only when every task is parked on a timer.
     Virtual,
+    /// Virtual, and each task run also costs this much time: a model of a fuel slice, so
+    /// tests can assert how late a timer fires while compute-bound tasks keep running.
+    Stepped(Duration),
 }
+
+impl ClockKind {
+    fn is_virtual(self) -> bool {
+        !matches!(self, ClockKind::Real)
+    }
+}
+
+/// Labels of the tasks an executor ran, in order (see [`Executor::record_trace`]).
+pub type Trace = Arc<Mutex<Vec<u64>>>;
 
 /// The part other threads may touch: the queue of woken tasks and the poller to wake us.
 struct Remote {
@@ -51,7 +63,7 @@ struct Local {
     virtual_now: Cell<Instant>,
     timers: RefCell<timer::Timers>,
     /// Tasks run so far, for tests that assert interleavings (see [`Executor::trace`]).
-    trace: RefCell<Option<Vec<u64>>>,
+    trace: RefCell<Option<Trace>>,
     /// The label of the task being run, recorded in the trace.
     running_label: Cell<u64>,
 }
@@ -72,6 +84,7 @@ impl Notifier {
 
 impl Executor {
     pub fn new(clock: ClockKind) -> std::io::Result<Self> {
+        let _ = epoch();
         let now = Instant::now();
         Ok(Self {
             remote: Arc::new(Remote {
@@ -112,14 +125,20 @@ impl Executor {
         task
     }
 
-    /// Starts recording the label of every task run, in order.
-    pub fn record_trace(&self) {
-        *self.local.trace.borrow_mut() = Some(Vec::new());
+    /// Starts recording the label of every task run, in order, into `trace` (which
+    /// other threads may read).
+    pub fn record_trace(&self, trace: Trace) {
+        *self.local.trace.borrow_mut() = Some(trace);
     }
 
     /// The labels recorded since [`Executor::record_trace`].
     pub fn trace(&self) -> Vec<u64> {
-        self.local.trace.borrow().clone().unwrap_or_default()
+        self.local
+            .trace
+            .borrow()
+            .as_ref()
+            .map(|t| t.lock().unwrap().clone())
+            .unwrap_or_default()
     }
 
     pub fn now(&self) -> Instant {
@@ -154,8 +173,13 @@ impl Executor {
         for runnable in batch {
             let label = *runnable.metadata();
             self.local.running_label.set(label);
-            if let Some(trace) = self.local.trace.borrow_mut().as_mut() {
-                trace.push(label);
+            if let Some(trace) = self.local.trace.borrow().as_ref() {
+                trace.lock().unwrap().push(label);
+            }
+            if let ClockKind::Stepped(cost) = self.local.clock {
+                self.local
+                    .virtual_now
+                    .set(self.local.virtual_now.get() + cost);
             }
             // A panicking task is caught inside async-task (`propagate_panic`); this
             // guard only protects the loop from a panic in a waker or drop.
@@ -166,8 +190,8 @@ impl Executor {
             return;
         }
         let next = self.local.timers.borrow_mut().next_deadline();
-        match (self.local.clock, next) {
-            (ClockKind::Virtual, Some(deadline)) => {
+        match (self.local.clock.is_virtual(), next) {
+            (true, Some(deadline)) => {
                 // Nothing can run before the next deadline: jump to it. Still give
                 // cross-thread wakes (already queued) a chance first.
                 let mut events = polling::Events::new();
@@ -202,7 +226,7 @@ impl Local {
     fn now(&self) -> Instant {
         match self.clock {
             ClockKind::Real => Instant::now(),
-            ClockKind::Virtual => self.virtual_now.get(),
+            _ => self.virtual_now.get(),
         }
     }
 
@@ -229,6 +253,21 @@ fn with_current<R>(f: impl FnOnce(&Local) -> R) -> R {
 /// The current executor's clock reading (virtual or real).
 pub fn now() -> Instant {
     with_current(|l| l.now())
+}
+
+/// A fixed instant before any executor's clock starts: the zero of guest monotonic time.
+pub fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// [`now`], or the real clock when this thread runs no executor.
+pub fn try_now() -> Instant {
+    CURRENT
+        .try_with(|c| c.borrow().as_ref().map(|l| l.now()))
+        .ok()
+        .flatten()
+        .unwrap_or_else(Instant::now)
 }
 
 /// A waker that sets a flag and unparks the executor: used for the future passed to

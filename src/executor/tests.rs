@@ -4,7 +4,7 @@ use futures_lite::future::yield_now;
 #[test]
 fn yielding_tasks_interleave_round_robin() {
     let ex = Executor::new(ClockKind::Virtual).unwrap();
-    ex.record_trace();
+    ex.record_trace(Default::default());
     let tasks: Vec<_> = (1..=3)
         .map(|label| {
             ex.spawn(label, async {
@@ -75,4 +75,57 @@ fn a_wake_from_another_thread_unparks_the_loop() {
     ex.block_on(task);
     waker_thread.join().unwrap();
     assert!(flag.get());
+}
+
+#[test]
+fn stepped_time_charges_each_run_so_a_sleeper_is_late_by_at_most_a_spinners_step() {
+    let step = Duration::from_millis(1);
+    let ex = Executor::new(ClockKind::Stepped(step)).unwrap();
+    let stop = Rc::new(Cell::new(false));
+    let spin_stop = stop.clone();
+    let spinner = ex.spawn(1, async move {
+        while !spin_stop.get() {
+            futures_lite::future::yield_now().await;
+        }
+    });
+    let sleeper = ex.spawn(2, async move {
+        let start = super::now();
+        sleep(Duration::from_millis(10)).await;
+        stop.set(true);
+        super::now() - start
+    });
+    let slept = ex.block_on(async {
+        let slept = sleeper.await;
+        spinner.await;
+        slept
+    });
+    // Due during a spinner run; then the spinner's next run and the sleeper's own.
+    let late = slept - Duration::from_millis(10);
+    assert!(late <= 2 * step, "{late:?}");
+}
+
+#[test]
+fn an_async_receive_times_out_on_virtual_time_or_gets_what_arrives() {
+    use crate::event::{Event, EventKind, ExitResult, Mailbox, Pid};
+    let ex = Executor::new(ClockKind::Virtual).unwrap();
+    let start = ex.now();
+    let mailbox = Mailbox::new();
+    let nothing = ex.block_on(mailbox.next_event(Some(Duration::from_millis(50))));
+    assert!(nothing.is_none());
+    assert_eq!(ex.now() - start, Duration::from_millis(50));
+    let sender = mailbox.clone();
+    let pid = Pid::parse("{a:h|3}").unwrap();
+    ex.spawn(1, async move {
+        sleep(Duration::from_millis(5)).await;
+        sender.deliver(Event {
+            kind: EventKind::Exit,
+            from: pid,
+            at: std::time::SystemTime::now(),
+            result: ExitResult::ok(crate::value::Value::Int(1)),
+        });
+    })
+    .detach();
+    let got = ex.block_on(mailbox.next_event(Some(Duration::from_secs(1))));
+    assert_eq!(got.unwrap().from.n, 3);
+    assert_eq!(ex.now() - start, Duration::from_millis(55));
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::raw::{RawLifecycle, RawLimits};
+use super::raw::{RawLifecycle, RawLimits, StdioMode};
 use super::EntryId;
 
 /// A validated registry entry.
@@ -60,6 +60,7 @@ pub struct WasmEntry {
     pub wasi: WasiConfig,
     pub limits: RawLimits,
     pub wit: Option<String>,
+    pub allow_unknown_imports: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -68,6 +69,8 @@ pub struct WasiConfig {
     pub cwd: Option<String>,
     pub env: Vec<EnvBinding>,
     pub mounts: Vec<Mount>,
+    /// `None`: the host decides (the terminal for `terminal.host`, the log otherwise).
+    pub stdio: Option<StdioMode>,
 }
 
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@ pub use diagnostics::{Diagnostics, LoadErrors, Location, Problem, Warning};
 pub use id::EntryId;
 pub use kinds::*;
 pub use parse::{import_base, KNOWN_IMPORTS};
-pub use raw::{RawLifecycle, RawLimits, RawRestart};
+pub use raw::{RawLifecycle, RawLimits, RawRestart, StdioMode};
 
 use parse::EntryParser;
 use raw::RawFile;

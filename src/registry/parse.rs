@@ -260,6 +260,7 @@ impl EntryParser<'_> {
             wasi: wasi?,
             limits: raw.limits,
             wit: raw.wit,
+            allow_unknown_imports: raw.allow_unknown_imports,
         }))
     }
 
@@ -363,6 +364,7 @@ impl EntryParser<'_> {
             cwd: raw.cwd,
             env,
             mounts,
+            stdio: raw.stdio,
         })
     }
 

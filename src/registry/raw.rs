@@ -43,6 +43,9 @@ pub struct RawWasm {
     #[serde(default)]
     pub limits: RawLimits,
     pub wit: Option<String>,
+    /// Let imports no host provides trap when called instead of failing the load.
+    #[serde(default)]
+    pub allow_unknown_imports: bool,
     /// Wippy's function pool settings: accepted for compatibility, not used.
     pub pool: Option<Value>,
     /// Wippy's `transport: payload`: accepted for compatibility, not used.
@@ -59,6 +62,19 @@ pub struct RawWasi {
     pub env: Vec<RawWasiEnv>,
     #[serde(default)]
     pub mounts: Vec<RawMount>,
+    pub stdio: Option<StdioMode>,
+}
+
+/// Where a guest's stdin/stdout/stderr go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StdioMode {
+    /// Output to the host's log, line by line, tagged with the PID; no stdin.
+    Log,
+    /// The host process's own stdin, stdout and stderr.
+    Inherit,
+    /// Nothing in, output discarded.
+    Null,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,9 +1,15 @@
-//! PIDs and the events processes send to their monitors and links (SPEC §4).
+//! PIDs, the events processes send to their monitors and links (SPEC §4), messages, and
+//! the [`Mailbox`] both arrive in.
 
+use std::collections::VecDeque;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::executor;
 use crate::registry::EntryId;
 use crate::value::Value;
 
@@ -17,6 +23,22 @@ pub struct Pid {
 impl fmt::Display for Pid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{{{}|{}}}", self.host, self.n)
+    }
+}
+
+impl Pid {
+    /// Parses `{host|n}` (the braces are optional).
+    pub fn parse(text: &str) -> Option<Pid> {
+        let inner = text.trim();
+        let inner = inner
+            .strip_prefix('{')
+            .and_then(|t| t.strip_suffix('}'))
+            .unwrap_or(inner);
+        let (host, n) = inner.rsplit_once('|')?;
+        Some(Pid {
+            host: Arc::new(EntryId::parse(host)?),
+            n: n.parse().ok()?,
+        })
     }
 }
 
@@ -45,17 +67,38 @@ impl EventKind {
 pub struct ExitResult {
     pub value: Value,
     pub error: Option<String>,
+    /// The WASI exit code, when the guest ended through `proc_exit` / `wasi:cli/exit`.
+    pub exit_code: Option<i32>,
 }
 
 impl ExitResult {
     pub fn ok(value: Value) -> Self {
-        Self { value, error: None }
+        Self {
+            value,
+            error: None,
+            exit_code: None,
+        }
     }
+
     pub fn failed(error: impl Into<String>) -> Self {
         Self {
             value: Value::Null,
             error: Some(error.into()),
+            exit_code: None,
         }
+    }
+
+    /// A guest that called exit: code 0 is a normal end, any other code an error.
+    pub fn exited(code: i32, method: &str) -> Self {
+        let mut result = if code == 0 {
+            Self::ok(Value::Null)
+        } else {
+            Self::failed(format!(
+                "failed to call wasm method: {method}: exit code {code}"
+            ))
+        };
+        result.exit_code = Some(code);
+        result
     }
 }
 
@@ -64,40 +107,172 @@ pub struct Event {
     pub kind: EventKind,
     pub from: Pid,
     pub at: SystemTime,
+    /// For EXIT and LINK_DOWN, how `from` ended; for CANCEL, `error` holds the reason.
     pub result: ExitResult,
 }
 
-/// Where events land: a queue a caller can wait on. Cheap to clone; all clones share it.
+/// A message sent with `send(pid, topic, payload)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    /// The sending process, or `None` when the embedding program sent it.
+    pub from: Option<Pid>,
+    pub topic: String,
+    pub payload: Value,
+}
+
+#[derive(Default)]
+struct Queues {
+    events: VecDeque<Event>,
+    messages: VecDeque<Message>,
+    /// Tasks parked in an async receive, woken on any delivery.
+    wakers: Vec<Waker>,
+}
+
+#[derive(Default)]
+struct Shared {
+    queues: Mutex<Queues>,
+    ready: Condvar,
+}
+
+/// Where events and messages land: two queues that a thread can block on
+/// ([`Mailbox::receive`]) or a process can await ([`Mailbox::next_event`]). Cheap to clone;
+/// all clones share the queues.
 #[derive(Clone, Default)]
-pub struct Mailbox(Arc<(Mutex<std::collections::VecDeque<Event>>, Condvar)>);
+pub struct Mailbox(Arc<Shared>);
+
+impl fmt::Debug for Mailbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Mailbox")
+    }
+}
+
+/// Which queue a receive reads.
+trait Queue: Sized {
+    fn pop(q: &mut Queues) -> Option<Self>;
+}
+
+impl Queue for Event {
+    fn pop(q: &mut Queues) -> Option<Self> {
+        q.events.pop_front()
+    }
+}
+
+impl Queue for Message {
+    fn pop(q: &mut Queues) -> Option<Self> {
+        q.messages.pop_front()
+    }
+}
 
 impl Mailbox {
     pub fn new() -> Self {
         Self::default()
     }
 
-    pub(crate) fn deliver(&self, event: Event) {
-        self.0 .0.lock().unwrap().push_back(event);
-        self.0 .1.notify_all();
+    fn push(&self, put: impl FnOnce(&mut Queues)) {
+        let wakers = {
+            let mut q = self.0.queues.lock().unwrap();
+            put(&mut q);
+            std::mem::take(&mut q.wakers)
+        };
+        self.0.ready.notify_all();
+        for w in wakers {
+            w.wake();
+        }
     }
 
-    /// The next event, waiting up to `timeout`; `None` when it passes with nothing.
-    pub fn receive(&self, timeout: Duration) -> Option<Event> {
+    pub(crate) fn deliver(&self, event: Event) {
+        self.push(|q| q.events.push_back(event));
+    }
+
+    pub(crate) fn post(&self, message: Message) {
+        self.push(|q| q.messages.push_back(message));
+    }
+
+    fn wait<T: Queue>(&self, timeout: Duration) -> Option<T> {
         let deadline = Instant::now() + timeout;
-        let mut queue = self.0 .0.lock().unwrap();
+        let mut queues = self.0.queues.lock().unwrap();
         loop {
-            if let Some(e) = queue.pop_front() {
-                return Some(e);
+            if let Some(item) = T::pop(&mut queues) {
+                return Some(item);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return None;
             }
-            queue = self.0 .1.wait_timeout(queue, left).unwrap().0;
+            queues = self.0.ready.wait_timeout(queues, left).unwrap().0;
         }
+    }
+
+    /// The next event, blocking this thread up to `timeout`; `None` when it passes.
+    pub fn receive(&self, timeout: Duration) -> Option<Event> {
+        self.wait(timeout)
+    }
+
+    /// The next message, blocking this thread up to `timeout`; `None` when it passes.
+    pub fn receive_message(&self, timeout: Duration) -> Option<Message> {
+        self.wait(timeout)
+    }
+
+    /// The next event for a process on an executor: parks only that process, and
+    /// resolves to `None` once `timeout` has passed on the executor's clock.
+    pub fn next_event(&self, timeout: Option<Duration>) -> Receive<Event> {
+        Receive::new(self.clone(), timeout)
+    }
+
+    /// Like [`Mailbox::next_event`], for messages.
+    pub fn next_message(&self, timeout: Option<Duration>) -> Receive<Message> {
+        Receive::new(self.clone(), timeout)
+    }
+
+    /// Events and messages waiting, without taking them.
+    pub fn pending(&self) -> (usize, usize) {
+        let q = self.0.queues.lock().unwrap();
+        (q.events.len(), q.messages.len())
     }
 
     pub fn same(&self, other: &Mailbox) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// An async receive (see [`Mailbox::next_event`]).
+pub struct Receive<T> {
+    mailbox: Mailbox,
+    timeout: Option<Duration>,
+    sleep: Option<executor::Sleep>,
+    _item: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> Receive<T> {
+    fn new(mailbox: Mailbox, timeout: Option<Duration>) -> Self {
+        Self {
+            mailbox,
+            timeout,
+            sleep: None,
+            _item: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: Queue> Future for Receive<T> {
+    type Output = Option<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        {
+            let mut q = self.mailbox.0.queues.lock().unwrap();
+            if let Some(item) = T::pop(&mut q) {
+                return Poll::Ready(Some(item));
+            }
+            if !q.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                q.wakers.push(cx.waker().clone());
+            }
+        }
+        if let Some(timeout) = self.timeout {
+            let sleep = self.sleep.get_or_insert_with(|| executor::sleep(timeout));
+            if Pin::new(sleep).poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+        }
+        Poll::Pending
     }
 }

@@ -1,8 +1,9 @@
-//! A host: worker threads, each running its own executor. A spawn lands on the
-//! least-loaded worker and stays there.
+//! A host: worker threads, each running its own executor, and the table of the host's
+//! live processes. A spawn lands on the least-loaded worker and stays there.
 
 use std::collections::{HashMap, VecDeque};
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
@@ -10,14 +11,26 @@ use std::time::SystemTime;
 
 use futures_lite::FutureExt;
 
-use super::event::{Event, EventKind, ExitResult, Mailbox, Pid};
-use super::process::{self, KillSwitch, ProcessStats, RunSettings};
-use super::{prepared::Prepared, wasi::EnvSource};
-use crate::executor::{ClockKind, Executor};
+use super::event::{Event, EventKind, ExitResult, Mailbox, Message, Pid};
+use super::process::{KillSwitch, ProcessStats, RunSettings};
+use crate::executor::{ClockKind, Executor, Trace};
 use crate::registry::EntryId;
-use crate::value::Value;
 
 type Job = Box<dyn FnOnce(&Executor) + Send>;
+
+/// What a process runs: built on the spawning thread, turned into a future on its worker.
+pub type Body = Box<dyn FnOnce(ProcessCtx) -> Pin<Box<dyn Future<Output = ExitResult>>> + Send>;
+
+/// What a running process gets from its host.
+pub struct ProcessCtx {
+    pub pid: Pid,
+    pub kill: Arc<KillSwitch>,
+    pub stats: Arc<ProcessStats>,
+    pub settings: RunSettings,
+    /// Events and messages addressed to this process (only processes that can read
+    /// them, such as Lua ones, have one).
+    pub inbox: Option<Mailbox>,
+}
 
 #[derive(Default)]
 struct Inbox {
@@ -29,6 +42,10 @@ struct Inbox {
 impl Inbox {
     fn push(&self, job: Job) {
         self.jobs.lock().unwrap().push_back(job);
+        self.wake();
+    }
+
+    fn wake(&self) {
         if let Some(w) = self.waker.lock().unwrap().take() {
             w.wake();
         }
@@ -38,7 +55,8 @@ impl Inbox {
 struct Worker {
     inbox: Arc<Inbox>,
     live: Arc<AtomicUsize>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    trace: Trace,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// What the host knows of a live process.
@@ -47,6 +65,43 @@ struct Record {
     stats: Arc<ProcessStats>,
     monitors: Vec<Mailbox>,
     links: Vec<Mailbox>,
+    /// Processes this one is linked to: they hear of its abnormal exit.
+    linked: Vec<Pid>,
+    inbox: Option<Mailbox>,
+}
+
+/// Who hears about a process's end.
+#[derive(Default, Clone)]
+pub struct Watchers {
+    pub monitor: Option<Mailbox>,
+    pub link: Option<Mailbox>,
+    /// The linking process, when the link is between two processes.
+    pub linked_pid: Option<Pid>,
+}
+
+impl Watchers {
+    pub fn monitor(mailbox: &Mailbox) -> Self {
+        Self {
+            monitor: Some(mailbox.clone()),
+            ..Self::default()
+        }
+    }
+
+    pub fn link(mailbox: &Mailbox) -> Self {
+        Self {
+            link: Some(mailbox.clone()),
+            ..Self::default()
+        }
+    }
+}
+
+/// Why `send` could not deliver.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SendError {
+    #[error("process not found: {0}")]
+    NoProcess(String),
+    #[error("process {0} has no inbox: wasm processes cannot receive messages")]
+    NoInbox(String),
 }
 
 pub struct Host {
@@ -55,29 +110,7 @@ pub struct Host {
     next: AtomicU64,
     table: Mutex<HashMap<u64, Record>>,
     settings: RunSettings,
-}
-
-/// Who hears about a process's end.
-#[derive(Default, Clone)]
-pub struct Watchers {
-    pub monitor: Option<Mailbox>,
-    pub link: Option<Mailbox>,
-}
-
-impl Watchers {
-    pub fn monitor(mailbox: &Mailbox) -> Self {
-        Self {
-            monitor: Some(mailbox.clone()),
-            link: None,
-        }
-    }
-
-    pub fn link(mailbox: &Mailbox) -> Self {
-        Self {
-            monitor: None,
-            link: Some(mailbox.clone()),
-        }
-    }
+    closed: AtomicBool,
 }
 
 impl Host {
@@ -91,14 +124,25 @@ impl Host {
             .map(|i| {
                 let inbox = Arc::new(Inbox::default());
                 let live = Arc::new(AtomicUsize::new(0));
-                let (thread_inbox, thread_live) = (inbox.clone(), live.clone());
+                let trace = Trace::default();
+                let (thread_inbox, thread_live, thread_trace) =
+                    (inbox.clone(), live.clone(), trace.clone());
+                let tracing = settings.trace;
                 let thread = std::thread::Builder::new()
                     .name(format!("wippy-{id}-{i}"))
-                    .spawn(move || worker_main(thread_inbox, thread_live, clock))?;
+                    .spawn(move || {
+                        worker_main(
+                            thread_inbox,
+                            thread_live,
+                            clock,
+                            tracing.then_some(thread_trace),
+                        )
+                    })?;
                 Ok(Worker {
                     inbox,
                     live,
-                    thread: Some(thread),
+                    trace,
+                    thread: Mutex::new(Some(thread)),
                 })
             })
             .collect::<std::io::Result<Vec<_>>>()?;
@@ -108,15 +152,18 @@ impl Host {
             next: AtomicU64::new(1),
             table: Mutex::new(HashMap::new()),
             settings,
+            closed: AtomicBool::new(false),
         }))
     }
 
+    /// Starts `body` as a new process. `finished` runs on the worker after the process
+    /// has been removed from the table, with the pids it was linked to.
     pub fn spawn(
         self: &Arc<Self>,
-        prepared: Arc<Prepared>,
-        env: Arc<EnvSource>,
-        args: Vec<Value>,
+        body: Body,
         watchers: Watchers,
+        with_inbox: bool,
+        finished: impl FnOnce(&Pid, &ExitResult, Vec<Pid>) + Send + 'static,
     ) -> Pid {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let pid = Pid {
@@ -125,39 +172,57 @@ impl Host {
         };
         let kill = Arc::new(KillSwitch::default());
         let stats = Arc::new(ProcessStats::default());
-        self.table.lock().unwrap().insert(
-            n,
-            Record {
-                kill: kill.clone(),
-                stats: stats.clone(),
-                monitors: watchers.monitor.into_iter().collect(),
-                links: watchers.link.into_iter().collect(),
-            },
-        );
-        let worker = self
-            .workers
-            .iter()
-            .min_by_key(|w| w.live.load(Ordering::Relaxed))
-            .expect("a host has at least one worker");
-        worker.live.fetch_add(1, Ordering::Relaxed);
-        let live = worker.live.clone();
-        let inbox = worker.inbox.clone();
+        let inbox = with_inbox.then(Mailbox::new);
+        let record = Record {
+            kill: kill.clone(),
+            stats: stats.clone(),
+            monitors: watchers.monitor.into_iter().collect(),
+            links: watchers.link.into_iter().collect(),
+            linked: watchers.linked_pid.into_iter().collect(),
+            inbox: inbox.clone(),
+        };
+        // Under the table lock, so a shutdown either sees this process or we see it.
+        let worker = {
+            let mut table = self.table.lock().unwrap();
+            table.insert(n, record);
+            if self.closed.load(Ordering::Acquire) {
+                None
+            } else {
+                let worker = self
+                    .workers
+                    .iter()
+                    .min_by_key(|w| w.live.load(Ordering::Relaxed))
+                    .expect("a host has at least one worker");
+                worker.live.fetch_add(1, Ordering::Relaxed);
+                Some(worker)
+            }
+        };
+        let Some(worker) = worker else {
+            let result = ExitResult::failed(SHUTDOWN);
+            let linked = self.finish(&pid, &result);
+            finished(&pid, &result, linked);
+            return pid;
+        };
+        let (live, worker_inbox) = (worker.live.clone(), worker.inbox.clone());
         let host = self.clone();
-        let settings = self.settings;
-        let pid_for_task = pid.clone();
+        let ctx = ProcessCtx {
+            pid: pid.clone(),
+            kill,
+            stats,
+            settings: self.settings.clone(),
+            inbox,
+        };
         worker.inbox.push(Box::new(move |ex: &Executor| {
             ex.spawn(n, async move {
-                let result = std::panic::AssertUnwindSafe(process::run(
-                    prepared, env, args, kill, stats, settings,
-                ))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| ExitResult::failed("host error: a host function panicked"));
-                host.finish(&pid_for_task, result);
+                let pid = ctx.pid.clone();
+                let result = std::panic::AssertUnwindSafe(body(ctx))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| ExitResult::failed("host error: a host function panicked"));
+                let linked = host.finish(&pid, &result);
+                finished(&pid, &result, linked);
                 live.fetch_sub(1, Ordering::Release);
-                if let Some(w) = inbox.waker.lock().unwrap().take() {
-                    w.wake();
-                }
+                worker_inbox.wake();
             })
             .detach();
         }));
@@ -165,9 +230,10 @@ impl Host {
     }
 
     /// Removes the process and tells its monitors (EXIT) and, on failure, its links.
-    fn finish(&self, pid: &Pid, result: ExitResult) {
+    /// Returns the processes it was linked to, for the caller to tell across hosts.
+    fn finish(&self, pid: &Pid, result: &ExitResult) -> Vec<Pid> {
         let Some(record) = self.table.lock().unwrap().remove(&pid.n) else {
-            return;
+            return Vec::new();
         };
         let event = |kind| Event {
             kind,
@@ -178,77 +244,136 @@ impl Host {
         for m in &record.monitors {
             m.deliver(event(EventKind::Exit));
         }
-        if result.error.is_some() {
-            for l in &record.links {
-                l.deliver(event(EventKind::LinkDown));
-            }
+        if result.error.is_none() {
+            return Vec::new();
         }
+        for l in &record.links {
+            l.deliver(event(EventKind::LinkDown));
+        }
+        record.linked
     }
 
-    pub fn terminate(&self, pid: &Pid) -> bool {
-        match self.table.lock().unwrap().get(&pid.n) {
-            Some(r) => {
-                r.kill.kill();
-                true
+    fn with_record<R>(&self, pid: &Pid, f: impl FnOnce(&mut Record) -> R) -> Option<R> {
+        self.table.lock().unwrap().get_mut(&pid.n).map(f)
+    }
+
+    /// Ends the process with `reason` as its error. False if it had already ended.
+    pub fn kill(&self, pid: &Pid, reason: &str) -> bool {
+        self.with_record(pid, |r| r.kill.kill(reason)).is_some()
+    }
+
+    /// Delivers CANCEL to a process that reads events; one that cannot (wasm) is
+    /// terminated with the reason, since it has no other way to hear it.
+    pub fn cancel(&self, pid: &Pid, from: &Pid, reason: &str) -> bool {
+        self.with_record(pid, |r| match &r.inbox {
+            Some(inbox) => inbox.deliver(Event {
+                kind: EventKind::Cancel,
+                from: from.clone(),
+                at: SystemTime::now(),
+                result: ExitResult::failed(reason),
+            }),
+            None => r.kill.kill(&format!("process cancelled: {reason}")),
+        })
+        .is_some()
+    }
+
+    /// A process `pid` is linked to failed: one that reads events gets LINK_DOWN, any
+    /// other is terminated (it cannot carry on without its partner).
+    pub fn link_down(&self, pid: &Pid, from: &Pid, result: &ExitResult) {
+        self.with_record(pid, |r| match &r.inbox {
+            Some(inbox) => inbox.deliver(Event {
+                kind: EventKind::LinkDown,
+                from: from.clone(),
+                at: SystemTime::now(),
+                result: result.clone(),
+            }),
+            None => r.kill.kill(&format!("linked process {from} failed")),
+        });
+    }
+
+    pub fn send(&self, pid: &Pid, message: Message) -> Result<(), SendError> {
+        match self.with_record(pid, |r| r.inbox.clone()) {
+            None => Err(SendError::NoProcess(pid.to_string())),
+            Some(None) => Err(SendError::NoInbox(pid.to_string())),
+            Some(Some(inbox)) => {
+                inbox.post(message);
+                Ok(())
             }
-            None => false,
         }
     }
 
     pub fn watch(&self, pid: &Pid, watchers: Watchers) -> bool {
-        match self.table.lock().unwrap().get_mut(&pid.n) {
-            Some(r) => {
-                r.monitors.extend(watchers.monitor);
-                r.links.extend(watchers.link);
-                true
-            }
-            None => false,
-        }
+        self.with_record(pid, |r| {
+            r.monitors.extend(watchers.monitor);
+            r.links.extend(watchers.link);
+            r.linked.extend(watchers.linked_pid);
+        })
+        .is_some()
     }
 
-    pub fn unwatch(&self, pid: &Pid, mailbox: &Mailbox) {
-        if let Some(r) = self.table.lock().unwrap().get_mut(&pid.n) {
-            r.monitors.retain(|m| !m.same(mailbox));
+    pub fn unmonitor(&self, pid: &Pid, mailbox: &Mailbox) -> bool {
+        self.with_record(pid, |r| r.monitors.retain(|m| !m.same(mailbox)))
+            .is_some()
+    }
+
+    pub fn unlink(&self, pid: &Pid, mailbox: &Mailbox, linked_pid: Option<&Pid>) -> bool {
+        self.with_record(pid, |r| {
             r.links.retain(|m| !m.same(mailbox));
-        }
+            r.linked.retain(|p| Some(p) != linked_pid);
+        })
+        .is_some()
     }
 
     /// Steps taken, fuel used, peak memory and CPU nanoseconds of a live process.
     pub fn stats(&self, pid: &Pid) -> Option<Arc<ProcessStats>> {
-        self.table
-            .lock()
-            .unwrap()
-            .get(&pid.n)
-            .map(|r| r.stats.clone())
+        self.with_record(pid, |r| r.stats.clone())
     }
 
     pub fn live(&self) -> usize {
         self.table.lock().unwrap().len()
     }
 
-    /// Terminates every process, lets each Close, and joins the worker threads.
-    pub fn shutdown(&mut self) {
-        for r in self.table.lock().unwrap().values() {
-            r.kill.kill();
+    /// The PID labels worker `i` has run, in order (recorded when tracing is on).
+    pub fn trace(&self, worker: usize) -> Vec<u64> {
+        self.workers
+            .get(worker)
+            .map(|w| w.trace.lock().unwrap().clone())
+            .unwrap_or_default()
+    }
+
+    /// Terminates every process, lets each Close (monitors get their EXIT), and joins
+    /// the worker threads. Spawns after this are terminated at once.
+    pub fn shutdown(&self) {
+        {
+            let table = self.table.lock().unwrap();
+            self.closed.store(true, Ordering::Release);
+            for w in &self.workers {
+                w.inbox.closed.store(true, Ordering::Release);
+            }
+            for r in table.values() {
+                r.kill.kill(SHUTDOWN);
+            }
         }
-        for w in &mut self.workers {
-            w.inbox.closed.store(true, Ordering::Release);
-            w.inbox.push(Box::new(|_| {}));
-            if let Some(t) = w.thread.take() {
-                let _ = t.join();
+        for w in &self.workers {
+            w.inbox.wake();
+            let thread = w.thread.lock().unwrap().take();
+            if let Some(t) = thread {
+                if t.thread().id() != std::thread::current().id() {
+                    let _ = t.join();
+                }
             }
         }
     }
 }
 
-impl Drop for Host {
-    fn drop(&mut self) {
-        self.shutdown();
-    }
-}
+/// The error of processes ended by a host shutdown.
+pub const SHUTDOWN: &str = "process terminated: host shutting down";
 
-fn worker_main(inbox: Arc<Inbox>, live: Arc<AtomicUsize>, clock: ClockKind) {
+fn worker_main(inbox: Arc<Inbox>, live: Arc<AtomicUsize>, clock: ClockKind, trace: Option<Trace>) {
     let ex = Executor::new(clock).expect("cannot create the worker's poller");
+    if let Some(trace) = trace {
+        ex.record_trace(trace);
+    }
     let ex_ref = &ex;
     ex.block_on(poll_fn(|cx| {
         *inbox.waker.lock().unwrap() = Some(cx.waker().clone());

@@ -13,29 +13,31 @@
 //! assert_eq!(exit.result.value, Value::Int(42));
 //! ```
 
+mod clocks;
 pub mod event;
 mod host;
+mod kernel;
+pub mod log;
 mod prepared;
 pub mod process;
 mod state;
 mod wasi;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use host::{Host, Watchers};
+pub use host::{Body, Host, ProcessCtx, SendError, Watchers, SHUTDOWN};
+pub use kernel::Kernel;
 pub use process::{ProcessStats, RunSettings};
 
 use crate::binary::CompileCache;
-use crate::engine::{self, EngineOptions};
+use crate::engine::EngineOptions;
 use crate::executor::ClockKind;
 use crate::project::Project;
-use crate::registry::{EntryConfig, EntryId, LoadErrors};
+use crate::registry::LoadErrors;
 use crate::value::Value;
 use event::{Mailbox, Pid};
-use prepared::Prepared;
-use wasi::EnvSource;
+use log::GuestLog;
 
 /// Fuel per Step when nothing else is configured: ~10-300 µs of guest time (see
 /// DESIGN.md), small enough that a spinning guest delays others by at most that.
@@ -46,6 +48,10 @@ pub struct RuntimeOptions {
     pub engine: EngineOptions,
     pub fuel_slice: u64,
     pub clock: ClockKind,
+    /// Record the order in which each worker runs processes ([`Runtime::trace`]).
+    pub trace: bool,
+    /// Where guests' output goes under a `process.host`.
+    pub log: GuestLog,
 }
 
 impl Default for RuntimeOptions {
@@ -54,6 +60,8 @@ impl Default for RuntimeOptions {
             engine: EngineOptions::default(),
             fuel_slice: DEFAULT_FUEL_SLICE,
             clock: ClockKind::Real,
+            trace: false,
+            log: GuestLog::default(),
         }
     }
 }
@@ -74,98 +82,36 @@ pub enum SpawnError {
     UnknownHost(String),
 }
 
+/// A loaded project with its hosts running. Dropping it (or [`Runtime::shutdown`])
+/// terminates every process, lets each Close, and stops every worker.
 pub struct Runtime {
-    project: Project,
-    prepared: HashMap<EntryId, Arc<Prepared>>,
-    env: Arc<EnvSource>,
-    hosts: HashMap<EntryId, Arc<Host>>,
-    pub cache: CompileCache,
+    kernel: Arc<Kernel>,
 }
 
 impl Runtime {
     /// Loads the project (all-or-nothing), links every wasm entry and starts every host.
     pub fn load(root: &Path, options: RuntimeOptions) -> Result<Runtime, RuntimeError> {
-        let engine =
-            engine::build(&options.engine).map_err(|e| RuntimeError::Setup(format!("{e:#}")))?;
-        let cache = CompileCache::new(&engine, options.engine.cache_dir.clone());
-        let project = Project::load(root, &engine, &cache)?;
-        let mut prepared = HashMap::new();
-        let mut problems = Vec::new();
-        for (entry, wasm) in project.registry.wasm_entries() {
-            let program = &project.programs[&entry.id];
-            match prepared::prepare(&engine, program, wasm) {
-                Ok(p) => {
-                    prepared.insert(entry.id.clone(), Arc::new(p));
-                }
-                Err(message) => problems.push(crate::registry::Problem::new(
-                    crate::registry::Location::entry(&entry.file, &entry.id).with_field("method"),
-                    message,
-                )),
-            }
-        }
-        if !problems.is_empty() {
-            return Err(LoadErrors { problems }.into());
-        }
-        let mut hosts = HashMap::new();
-        for entry in project.registry.entries() {
-            let (workers, inherit_stdio) = match &entry.config {
-                EntryConfig::ProcessHost(h) => (
-                    h.workers.unwrap_or_else(|| {
-                        std::thread::available_parallelism()
-                            .map(|n| n.get())
-                            .unwrap_or(1)
-                    }),
-                    false,
-                ),
-                EntryConfig::TerminalHost(_) => (1, true),
-                _ => continue,
-            };
-            let settings = RunSettings {
-                fuel_slice: options.fuel_slice,
-                inherit_stdio,
-            };
-            let host = Host::start(entry.id.clone(), workers, settings, options.clock)
-                .map_err(|e| RuntimeError::Setup(format!("cannot start host {}: {e}", entry.id)))?;
-            hosts.insert(entry.id.clone(), host);
-        }
-        let env = Arc::new(EnvSource::from_registry(&project.registry));
         Ok(Runtime {
-            project,
-            prepared,
-            env,
-            hosts,
-            cache,
+            kernel: Kernel::load(root, options)?,
         })
     }
 
     pub fn project(&self) -> &Project {
-        &self.project
+        &self.kernel.project
     }
 
-    fn target(&self, entry: &str, host: &str) -> Result<(Arc<Prepared>, &Arc<Host>), SpawnError> {
-        let prepared = EntryId::parse(entry)
-            .and_then(|id| self.prepared.get(&id))
-            .ok_or_else(|| SpawnError::UnknownEntry(entry.to_owned()))?;
-        let host = EntryId::parse(host)
-            .and_then(|id| self.hosts.get(&id))
-            .ok_or_else(|| SpawnError::UnknownHost(host.to_owned()))?;
-        Ok((prepared.clone(), host))
+    pub fn cache(&self) -> &CompileCache {
+        &self.kernel.cache
     }
 
-    fn spawn_with(
-        &self,
-        entry: &str,
-        host: &str,
-        args: Vec<Value>,
-        watchers: Watchers,
-    ) -> Result<Pid, SpawnError> {
-        let (prepared, host) = self.target(entry, host)?;
-        Ok(host.spawn(prepared, self.env.clone(), args, watchers))
+    /// The shared core, for process kinds (Lua) that spawn and message from inside.
+    pub fn kernel(&self) -> &Arc<Kernel> {
+        &self.kernel
     }
 
     /// Starts a process of `entry` on `host`; nobody is told when it ends.
     pub fn spawn(&self, entry: &str, host: &str, args: Vec<Value>) -> Result<Pid, SpawnError> {
-        self.spawn_with(entry, host, args, Watchers::default())
+        self.kernel.spawn(entry, host, args, Watchers::default())
     }
 
     /// Starts a process; `mailbox` receives its EXIT event.
@@ -176,7 +122,8 @@ impl Runtime {
         host: &str,
         args: Vec<Value>,
     ) -> Result<Pid, SpawnError> {
-        self.spawn_with(entry, host, args, Watchers::monitor(mailbox))
+        self.kernel
+            .spawn(entry, host, args, Watchers::monitor(mailbox))
     }
 
     /// Starts a process linked to `mailbox`: an abnormal exit sends it LINK_DOWN.
@@ -187,50 +134,73 @@ impl Runtime {
         host: &str,
         args: Vec<Value>,
     ) -> Result<Pid, SpawnError> {
-        self.spawn_with(entry, host, args, Watchers::link(mailbox))
-    }
-
-    fn host_of(&self, pid: &Pid) -> Option<&Arc<Host>> {
-        self.hosts.get(&pid.host)
+        self.kernel
+            .spawn(entry, host, args, Watchers::link(mailbox))
     }
 
     /// Ends a process (running, yielded or parked) with `process terminated`. False if
     /// it had already ended.
     pub fn terminate(&self, pid: &Pid) -> bool {
-        self.host_of(pid).is_some_and(|h| h.terminate(pid))
+        self.kernel.terminate(pid)
     }
 
+    /// Asks a process to stop: a process that reads events (Lua) gets CANCEL with the
+    /// reason; a wasm process, which cannot, ends with `process cancelled: <reason>`.
+    pub fn cancel(&self, pid: &Pid, reason: &str) -> bool {
+        self.kernel.cancel(pid, None, reason)
+    }
+
+    /// Puts a message in the inbox of `pid`.
+    pub fn send(&self, pid: &Pid, topic: &str, payload: Value) -> Result<(), SendError> {
+        self.kernel.send(pid, None, topic, payload)
+    }
+
+    /// `mailbox` gets EXIT when `pid` ends. False if it has already ended.
     pub fn monitor(&self, mailbox: &Mailbox, pid: &Pid) -> bool {
-        self.host_of(pid)
-            .is_some_and(|h| h.watch(pid, Watchers::monitor(mailbox)))
+        self.kernel.watch(pid, Watchers::monitor(mailbox))
     }
 
+    pub fn unmonitor(&self, mailbox: &Mailbox, pid: &Pid) -> bool {
+        self.kernel.unmonitor(pid, mailbox)
+    }
+
+    /// `mailbox` gets LINK_DOWN if `pid` ends abnormally. False if it has already ended.
     pub fn link(&self, mailbox: &Mailbox, pid: &Pid) -> bool {
-        self.host_of(pid)
-            .is_some_and(|h| h.watch(pid, Watchers::link(mailbox)))
+        self.kernel.watch(pid, Watchers::link(mailbox))
     }
 
-    /// Removes `mailbox` as monitor and link of `pid`.
-    pub fn unwatch(&self, mailbox: &Mailbox, pid: &Pid) {
-        if let Some(h) = self.host_of(pid) {
-            h.unwatch(pid, mailbox)
-        }
+    pub fn unlink(&self, mailbox: &Mailbox, pid: &Pid) -> bool {
+        self.kernel.unlink(pid, mailbox, None)
     }
 
     /// Counters of a live process (None once it has ended).
     pub fn stats(&self, pid: &Pid) -> Option<Arc<ProcessStats>> {
-        self.host_of(pid)?.stats(pid)
+        self.kernel.host_of(pid)?.stats(pid)
     }
 
     /// Live processes on `host`.
     pub fn live(&self, host: &str) -> usize {
-        EntryId::parse(host)
-            .and_then(|id| self.hosts.get(&id))
-            .map_or(0, |h| h.live())
+        self.kernel.host(host).map_or(0, |h| h.live())
     }
 
-    /// Terminates every process, waits for each to Close, and stops every worker.
+    /// The PID numbers worker `worker` of `host` ran, one per Step, in order. Empty
+    /// unless [`RuntimeOptions::trace`] is set.
+    pub fn trace(&self, host: &str, worker: usize) -> Vec<u64> {
+        self.kernel
+            .host(host)
+            .map(|h| h.trace(worker))
+            .unwrap_or_default()
+    }
+
+    /// Terminates every process, waits for each to Close (monitors get EXIT with
+    /// [`SHUTDOWN`] as the error), and stops every worker.
     pub fn shutdown(self) {
         drop(self);
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.kernel.shutdown();
     }
 }

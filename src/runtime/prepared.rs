@@ -6,6 +6,7 @@ use std::sync::Arc;
 use wasmtime::component::{self, ComponentExportIndex};
 use wasmtime::{Engine, InstancePre, Linker};
 
+use super::clocks;
 use super::state::ProcessState;
 use crate::binary::imports::Declared;
 use crate::binary::Code;
@@ -30,6 +31,8 @@ pub struct Prepared {
     pub config: WasmEntry,
     pub pre: Pre,
     pub wasi: bool,
+    /// The entry declared `wasi:http`: its processes get an HTTP context.
+    pub http: bool,
 }
 
 pub fn prepare(
@@ -45,7 +48,13 @@ pub fn prepare(
             let wasi = declared.preview1();
             if wasi {
                 wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut ProcessState| s.p1())
+                    .and_then(|_| clocks::shadow_p1(&mut linker))
                     .map_err(|e| format!("cannot link WASI preview 1: {e}"))?;
+            }
+            if config.allow_unknown_imports {
+                linker
+                    .define_unknown_imports_as_traps(module)
+                    .map_err(|e| format!("cannot link unknown imports as traps: {e}"))?;
             }
             if module
                 .get_export(method)
@@ -67,7 +76,17 @@ pub fn prepare(
             let wasi = comp.component_type().imports(engine).len() > 0;
             if wasi {
                 wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+                    .and_then(|_| clocks::shadow_p2(&mut linker))
                     .map_err(|e| format!("cannot link WASI preview 2: {e}"))?;
+            }
+            if declared.http() {
+                wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+                    .map_err(|e| format!("cannot link wasi:http: {e}"))?;
+            }
+            if config.allow_unknown_imports {
+                linker
+                    .define_unknown_imports_as_traps(comp)
+                    .map_err(|e| format!("cannot link unknown imports as traps: {e}"))?;
             }
             let export = component_export(comp, method)?;
             let pre = linker
@@ -81,6 +100,7 @@ pub fn prepare(
         config: config.clone(),
         pre,
         wasi,
+        http: declared.http(),
     })
 }
 

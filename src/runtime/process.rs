@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use wasmtime::Store;
 
-use super::event::ExitResult;
+use super::event::{ExitResult, Pid};
+use super::host::ProcessCtx;
 use super::prepared::{Pre, Prepared};
 use super::state::{MemoryLimiter, ProcessState, Wasi};
 use super::wasi::build_wasi;
@@ -35,54 +36,81 @@ pub struct ProcessStats {
     pub cpu_nanos: AtomicU64,
 }
 
-/// Cross-thread request to stop: set the flag, wake the task.
+/// Cross-thread request to stop: set the flag and the reason, wake the task.
 #[derive(Default)]
 pub struct KillSwitch {
     killed: AtomicBool,
+    reason: Mutex<Option<String>>,
     waker: Mutex<Option<Waker>>,
 }
 
 impl KillSwitch {
-    pub fn kill(&self) {
+    /// The first reason given wins; later kills only wake.
+    pub fn kill(&self, reason: &str) {
+        self.reason
+            .lock()
+            .unwrap()
+            .get_or_insert_with(|| reason.to_owned());
         self.killed.store(true, Ordering::Release);
         if let Some(w) = self.waker.lock().unwrap().take() {
             w.wake();
         }
     }
+
+    fn reason(&self) -> String {
+        self.reason
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or_else(|| "process terminated".to_owned())
+    }
 }
 
 /// Settings a host applies to every process it runs.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct RunSettings {
     pub fuel_slice: u64,
+    /// The terminal host: guests use the terminal's stdin, stdout and stderr.
     pub inherit_stdio: bool,
+    /// Record which process each worker ran, in order (for tests).
+    pub trace: bool,
+    /// Where guest output goes when stdio is not inherited.
+    pub log: super::log::GuestLog,
 }
 
-/// Runs one process to its end and returns how it ended. Never panics on guest input.
+/// Runs one wasm process to its end and returns how it ended. Never panics on guest
+/// input.
 pub async fn run(
     prepared: Arc<Prepared>,
     env: Arc<super::wasi::EnvSource>,
     args: Vec<Value>,
-    kill: Arc<KillSwitch>,
-    stats: Arc<ProcessStats>,
-    settings: RunSettings,
+    ctx: ProcessCtx,
 ) -> ExitResult {
-    let limits = &prepared.config.limits;
-    let deadline = limits
-        .max_execution_ms
-        .map(|ms| executor::now() + Duration::from_millis(ms.max(0) as u64));
     let call = Box::pin(init_and_call(
         prepared.clone(),
         env,
         args,
-        stats.clone(),
-        settings,
+        ctx.stats.clone(),
+        ctx.settings.clone(),
+        ctx.pid.clone(),
     ));
+    race(call, &ctx, prepared.config.limits.max_execution_ms).await
+}
+
+/// Runs `call` as a process body: termination and the deadline are checked before every
+/// Step, and the Steps are counted.
+pub async fn race(
+    call: Pin<Box<dyn Future<Output = ExitResult> + '_>>,
+    ctx: &ProcessCtx,
+    max_execution_ms: Option<i64>,
+) -> ExitResult {
+    let deadline = max_execution_ms
+        .map(|ms| executor::sleep_until(executor::now() + Duration::from_millis(ms.max(0) as u64)));
     Race {
         call,
-        kill,
-        deadline: deadline.map(executor::sleep_until),
-        stats,
+        kill: ctx.kill.clone(),
+        deadline,
+        stats: ctx.stats.clone(),
     }
     .await
 }
@@ -93,17 +121,16 @@ async fn init_and_call(
     args: Vec<Value>,
     stats: Arc<ProcessStats>,
     settings: RunSettings,
+    pid: Pid,
 ) -> ExitResult {
     let method = &prepared.config.method;
-    let fail = |cause: String| {
-        ExitResult::failed(format!("failed to call wasm method: {method}: {cause}"))
-    };
     let wasi = if prepared.wasi {
         match build_wasi(
             &prepared,
             &env,
             matches!(prepared.pre, Pre::Component { .. }),
-            settings.inherit_stdio,
+            &settings,
+            &pid,
         ) {
             Ok(w) => w,
             Err(e) => return ExitResult::failed(e),
@@ -121,6 +148,9 @@ async fn init_and_call(
                 .unwrap_or(DEFAULT_MEMORY_LIMIT),
             peak: 0,
         },
+        http: prepared
+            .http
+            .then(|| Box::new(wasmtime_wasi_http::WasiHttpCtx::new())),
     };
     let engine = match &prepared.pre {
         Pre::Core { pre, .. } => pre.module().engine().clone(),
@@ -145,7 +175,7 @@ async fn init_and_call(
             if *reactor {
                 if let Some(init) = instance.get_func(&mut store, "_initialize") {
                     if let Err(e) = init.call_async(&mut store, &[], &mut []).await {
-                        return fail(describe_trap(&e, budget));
+                        return failure(method, &e, budget);
                     }
                 }
             }
@@ -160,7 +190,7 @@ async fn init_and_call(
             let mut results = vec![wasmtime::Val::I32(0); ty.results().len()];
             match func.call_async(&mut store, &params, &mut results).await {
                 Ok(()) => ExitResult::ok(value::from_core_results(&results)),
-                Err(e) => fail(describe_trap(&e, budget)),
+                Err(e) => failure(method, &e, budget),
             }
         }
         Pre::Component { pre, export } => {
@@ -179,7 +209,7 @@ async fn init_and_call(
             let mut results = vec![wasmtime::component::Val::Bool(false); ty.results().len()];
             match func.call_async(&mut store, &params, &mut results).await {
                 Ok(()) => ExitResult::ok(value::from_component_results(&results)),
-                Err(e) => fail(describe_trap(&e, budget)),
+                Err(e) => failure(method, &e, budget),
             }
         }
     };
@@ -201,11 +231,19 @@ fn describe(what: &str, e: &wasmtime::Error) -> String {
     format!("{what}: {e:#}")
 }
 
+/// How a call that returned an error ended: a WASI exit, or a failure.
+fn failure(method: &str, e: &wasmtime::Error, budget: u64) -> ExitResult {
+    match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        Some(exit) => ExitResult::exited(exit.0, method),
+        None => ExitResult::failed(format!(
+            "failed to call wasm method: {method}: {}",
+            describe_trap(e, budget)
+        )),
+    }
+}
+
 /// A trap's cause in one line: wasmtime's Display of a trap is a whole backtrace.
 fn describe_trap(e: &wasmtime::Error, budget: u64) -> String {
-    if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
-        return format!("exit code {}", exit.0);
-    }
     if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
         return match trap {
             wasmtime::Trap::OutOfFuel => {
@@ -220,20 +258,20 @@ fn describe_trap(e: &wasmtime::Error, budget: u64) -> String {
 }
 
 /// The call, raced against termination and the deadline.
-struct Race {
-    call: Pin<Box<dyn Future<Output = ExitResult>>>,
+struct Race<'a> {
+    call: Pin<Box<dyn Future<Output = ExitResult> + 'a>>,
     kill: Arc<KillSwitch>,
     deadline: Option<executor::Sleep>,
     stats: Arc<ProcessStats>,
 }
 
-impl Future for Race {
+impl Future for Race<'_> {
     type Output = ExitResult;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ExitResult> {
         *self.kill.waker.lock().unwrap() = Some(cx.waker().clone());
         if self.kill.killed.load(Ordering::Acquire) {
-            return Poll::Ready(ExitResult::failed("process terminated"));
+            return Poll::Ready(ExitResult::failed(self.kill.reason()));
         }
         if let Some(deadline) = self.deadline.as_mut() {
             if Pin::new(deadline).poll(cx).is_ready() {

@@ -3,6 +3,7 @@
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 pub enum Wasi {
     None,
@@ -16,6 +17,22 @@ pub enum Wasi {
 pub struct ProcessState {
     pub wasi: Wasi,
     pub memory: MemoryLimiter,
+    /// Only for entries that declared `wasi:http`.
+    pub http: Option<Box<WasiHttpCtx>>,
+}
+
+impl WasiHttpView for ProcessState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        match (&mut self.wasi, &mut self.http) {
+            (Wasi::P2 { table, .. }, Some(ctx)) => WasiHttpCtxView {
+                ctx,
+                table,
+                hooks: Default::default(),
+            },
+            // wasi:http is linked only for entries that declared it, whose state has both.
+            _ => unreachable!("wasi:http called on a process without an HTTP context"),
+        }
+    }
 }
 
 impl WasiView for ProcessState {
@@ -29,6 +46,13 @@ impl WasiView for ProcessState {
 }
 
 impl ProcessState {
+    pub fn table(&mut self) -> &mut ResourceTable {
+        match &mut self.wasi {
+            Wasi::P2 { table, .. } => table,
+            _ => unreachable!("preview-2 resources used by a process without a preview-2 context"),
+        }
+    }
+
     pub fn p1(&mut self) -> &mut WasiP1Ctx {
         match &mut self.wasi {
             Wasi::P1(ctx) => ctx,

@@ -4,9 +4,13 @@ use std::collections::HashMap;
 
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
+use super::clocks::ExecutorClock;
+use super::event::Pid;
+use super::log::Stream;
 use super::prepared::Prepared;
+use super::process::RunSettings;
 use super::state::Wasi;
-use crate::registry::{EntryConfig, EntryId, EnvStorage, Registry};
+use crate::registry::{EntryConfig, EntryId, EnvStorage, Registry, StdioMode};
 
 /// The values `env.variable` entries resolve to, and where each mount lives on the host.
 pub struct EnvSource {
@@ -47,7 +51,8 @@ pub fn build_wasi(
     prepared: &Prepared,
     env: &EnvSource,
     preview2: bool,
-    inherit_stdio: bool,
+    settings: &RunSettings,
+    pid: &Pid,
 ) -> Result<Wasi, String> {
     let wasi = &prepared.config.wasi;
     let mut b = WasiCtxBuilder::new();
@@ -68,7 +73,12 @@ pub fn build_wasi(
         }
     }
     if let Some(cwd) = &wasi.cwd {
+        // Preview 2 has `initial-cwd`; preview 1 has no cwd call, and the convention
+        // toolchains read (Go's wasip1, for one) is `PWD`.
         b.initial_cwd(cwd);
+        if !wasi.env.iter().any(|e| e.name == "PWD") {
+            b.env("PWD", cwd);
+        }
     }
     for mount in &wasi.mounts {
         let dir = env
@@ -83,10 +93,27 @@ pub fn build_wasi(
         b.preopened_dir(dir, &mount.guest, perms)
             .map_err(|e| format!("cannot mount {} at {}: {e}", dir.display(), mount.guest))?;
     }
-    if inherit_stdio {
-        b.inherit_stdio();
+    let host_default = if settings.inherit_stdio {
+        StdioMode::Inherit
     } else {
-        b.inherit_stdout().inherit_stderr();
+        StdioMode::Log
+    };
+    match wasi.stdio.unwrap_or(host_default) {
+        StdioMode::Inherit => {
+            b.inherit_stdio();
+        }
+        StdioMode::Log => {
+            b.stdout(settings.log.stream(pid, Stream::Stdout));
+            b.stderr(settings.log.stream(pid, Stream::Stderr));
+        }
+        StdioMode::Null => {}
+    }
+    // Guests sleep and read time on the executor's clock (virtual in tests).
+    b.monotonic_clock(ExecutorClock);
+    // Sockets (and so HTTP through them) only for guests that declared them.
+    let declared = crate::binary::imports::Declared::new(&prepared.config.imports);
+    if declared.sockets() {
+        b.inherit_network().allow_ip_name_lookup(true);
     }
     Ok(if preview2 {
         Wasi::P2 {

@@ -57,3 +57,79 @@ pub fn engine_with_cache(cache_dir: &Path) -> (wasmtime::Engine, CompileCache) {
     let cache = CompileCache::new(&engine, options.cache_dir.clone());
     (engine, cache)
 }
+
+/// One `process.wasm` entry (YAML) for a committed guest in the `bin` filesystem.
+pub fn guest(name: &str, file: &str, method: &str, extra: &str) -> String {
+    format!(
+        "  - name: {name}\n    kind: process.wasm\n    fs: bin\n    path: /{file}\n    hash: {}\n    method: {method}\n{extra}",
+        hash_of(file)
+    )
+}
+
+/// A runtime over a temporary project, and the temporary folders it lives on.
+pub struct TestRuntime {
+    pub rt: wippy_wasm::runtime::Runtime,
+    pub project: tempfile::TempDir,
+    _cache: tempfile::TempDir,
+}
+
+impl std::ops::Deref for TestRuntime {
+    type Target = wippy_wasm::runtime::Runtime;
+    fn deref(&self) -> &Self::Target {
+        &self.rt
+    }
+}
+
+/// Runtime options with `slots` pool slots and a private compile cache.
+pub fn options(cache: &tempfile::TempDir, slots: u32) -> wippy_wasm::runtime::RuntimeOptions {
+    wippy_wasm::runtime::RuntimeOptions {
+        engine: EngineOptions {
+            max_instances: slots,
+            cache_dir: Some(cache.path().to_path_buf()),
+            ..EngineOptions::default()
+        },
+        ..Default::default()
+    }
+}
+
+pub const HOST: &str = "t:host";
+
+/// A runtime over a project with a single-worker host `t:host`, the `bin` filesystem and
+/// `entries`; `tweak` adjusts the options (clock, log, tracing).
+pub fn runtime_with(
+    entries: &str,
+    tweak: impl FnOnce(&mut wippy_wasm::runtime::RuntimeOptions),
+) -> TestRuntime {
+    let index = index_with(&format!(
+        "  - name: host\n    kind: process.host\n    host:\n      workers: 1\n{entries}"
+    ));
+    let project = project(&[("_index.yaml", &index)]);
+    let cache = tempfile::tempdir().unwrap();
+    let mut opts = options(&cache, 128);
+    tweak(&mut opts);
+    let rt =
+        wippy_wasm::runtime::Runtime::load(project.path(), opts).unwrap_or_else(|e| panic!("{e}"));
+    TestRuntime {
+        rt,
+        project,
+        _cache: cache,
+    }
+}
+
+pub fn runtime(entries: &str) -> TestRuntime {
+    runtime_with(entries, |_| {})
+}
+
+/// Spawns `entry` on `t:host`, waits for its EXIT, and returns how it ended.
+pub fn run_to_exit(
+    rt: &wippy_wasm::runtime::Runtime,
+    entry: &str,
+    args: Vec<wippy_wasm::value::Value>,
+) -> wippy_wasm::event::ExitResult {
+    let me = wippy_wasm::event::Mailbox::new();
+    rt.spawn_monitored(&me, entry, HOST, args)
+        .unwrap_or_else(|e| panic!("{e}"));
+    me.receive(std::time::Duration::from_secs(60))
+        .expect("EXIT within a minute")
+        .result
+}

@@ -1,0 +1,332 @@
+//! WASI (SPEC §5): preview-1 modules and preview-2 components, configured from the
+//! registry, with blocking calls that park only their own process.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use common::*;
+use wippy_wasm::event::Mailbox;
+use wippy_wasm::executor::ClockKind;
+use wippy_wasm::runtime::log::{Captured, GuestLog, Stream};
+use wippy_wasm::value::Value;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A `wasi_probe` entry: `args` are its argv (YAML list items), `wasi` more `wasi:` keys.
+fn probe(name: &str, args: &str, wasi: &str) -> String {
+    guest(
+        name,
+        "wasi_probe.wasm",
+        "_start",
+        &format!("    imports: [wasi1]\n    wasi:\n      args: [{args}]\n{wasi}"),
+    )
+}
+
+/// A runtime whose guest output is captured, and the captured lines.
+fn captured(entries: &str) -> (TestRuntime, Captured) {
+    let (log, lines) = GuestLog::capture();
+    (runtime_with(entries, |o| o.log = log), lines)
+}
+
+/// Runs `entry` and returns its stdout lines (without the PID tag) and how it ended.
+fn stdout_of(
+    rt: &TestRuntime,
+    lines: &Captured,
+    entry: &str,
+) -> (Vec<String>, wippy_wasm::event::ExitResult) {
+    let result = run_to_exit(rt, entry, vec![]);
+    let out = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, stream, _)| *stream == Stream::Stdout)
+        .map(|(_, _, l)| l.clone())
+        .collect();
+    lines.lock().unwrap().clear();
+    (out, result)
+}
+
+#[test]
+fn argv_env_and_cwd_come_from_the_entry() {
+    let env = "  - name: vars\n    kind: env.storage.static\n    values:\n      GREETING: hi there\n  - name: greeting\n    kind: env.variable\n    variable: GREETING\n    storage: vars\n  - name: absent\n    kind: env.variable\n    variable: NOPE_NOT_SET\n    storage: vars\n";
+    let entries = env.to_owned()
+        + &probe("args", "args, \"two words\", x", "")
+        + &probe(
+            "env",
+            "env, GREETING",
+            "      env:\n        - {id: greeting, name: GREETING}\n        - {id: absent, name: OPTIONAL}\n",
+        )
+        + &probe("host_env", "env, HOME", "")
+        + &probe(
+            "required",
+            "env, X",
+            "      env:\n        - {id: absent, name: X, required: true}\n",
+        )
+        + &probe("cwd", "env, PWD", "      cwd: /data\n      mounts:\n        - {fs: bin, guest: /data, read_only: true}\n");
+    let (rt, lines) = captured(&entries);
+    assert_eq!(
+        stdout_of(&rt, &lines, "t:args").0,
+        ["arg args", "arg args", "arg two words", "arg x"]
+    );
+    assert_eq!(stdout_of(&rt, &lines, "t:env").0, ["env GREETING=hi there"]);
+    // Nothing of the host's environment leaks in.
+    assert_eq!(stdout_of(&rt, &lines, "t:host_env").0, ["env HOME=<unset>"]);
+    let (_, failed) = stdout_of(&rt, &lines, "t:required");
+    assert_eq!(
+        failed.error.as_deref(),
+        Some("required wasi env variable not found: t:absent")
+    );
+    // wasi-libc's preview-1 getcwd() always starts at "/": the cwd reaches preview-1
+    // guests as PWD (and preview-2 ones as `initial-cwd`).
+    assert_eq!(stdout_of(&rt, &lines, "t:cwd").0, ["env PWD=/data"]);
+}
+
+#[test]
+fn files_inside_a_mount_work_read_only_refuses_writes_and_escapes_fail() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("seed.txt"), "seeded").unwrap();
+    let outside = data.path().parent().unwrap().join("wippy-outside.txt");
+    std::fs::write(&outside, "secret").unwrap();
+    let fs = format!(
+        "  - name: data\n    kind: fs.directory\n    directory: {}\n",
+        data.path().display()
+    );
+    let rw = "      mounts:\n        - {fs: data, guest: /data}\n";
+    let ro = "      mounts:\n        - {fs: data, guest: /data, read_only: true}\n";
+    let entries = fs
+        + &probe("files", "files, /data", rw)
+        + &probe("read_only", "write, /data/new.txt", ro)
+        + &probe("read_ro", "read, /data/seed.txt", ro)
+        + &probe("dotdot", "read, /data/../wippy-outside.txt", rw)
+        + &probe("absolute", "read, /etc/passwd", rw)
+        + &probe("symlink", "read, /data/link.txt", rw);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&outside, data.path().join("link.txt")).unwrap();
+    let (rt, lines) = captured(&entries);
+
+    let (out, result) = stdout_of(&rt, &lines, "t:files");
+    assert_eq!(result.error, None, "{out:?}");
+    assert_eq!(out[..2], ["write ok", "read hello"]);
+    assert!(out.contains(&"entry a.txt".to_owned()), "{out:?}");
+    assert!(out.contains(&"entry seed.txt".to_owned()), "{out:?}");
+    assert_eq!(out[out.len() - 2..], ["rename ok", "unlink ok"]);
+    assert!(!data.path().join("a.txt").exists() && !data.path().join("b.txt").exists());
+
+    let (out, _) = stdout_of(&rt, &lines, "t:read_only");
+    assert!(out[0].starts_with("write failed:"), "{out:?}");
+    assert!(!data.path().join("new.txt").exists());
+    assert_eq!(stdout_of(&rt, &lines, "t:read_ro").0, ["read seeded"]);
+    for escape in ["t:dotdot", "t:absolute", "t:symlink"] {
+        let (out, _) = stdout_of(&rt, &lines, escape);
+        assert!(out[0].starts_with("read failed:"), "{escape}: {out:?}");
+    }
+    std::fs::remove_file(outside).unwrap();
+}
+
+#[test]
+fn ten_sleepers_on_one_worker_wake_together_in_virtual_time() {
+    let entries = guest(
+        "sleeper",
+        "sleeper.wasm",
+        "wake_at",
+        "    imports: [wasi1]\n",
+    ) + &guest("nap", "sleeper.wasm", "nap", "    imports: [wasi1]\n");
+    let rt = runtime_with(&entries, |o| o.clock = ClockKind::Virtual);
+    let me = Mailbox::new();
+    for _ in 0..10 {
+        rt.spawn_monitored(&me, "t:sleeper", HOST, vec![Value::Int(100)])
+            .unwrap();
+    }
+    let woke: Vec<Value> = (0..10)
+        .map(|_| me.receive(WAIT).unwrap().result.value)
+        .collect();
+    // Slept side by side: one jump of the clock wakes all ten. Sleeping one after
+    // another would spread them 100 ms apart.
+    assert!(woke.iter().all(|w| *w == woke[0]), "{woke:?}");
+    // And each slept exactly its 100 ms of virtual time.
+    assert_eq!(
+        run_to_exit(&rt, "t:nap", vec![Value::Int(100)]).value,
+        Value::Int(100_000_000)
+    );
+}
+
+#[test]
+fn a_preview2_component_sleeps_on_our_timers() {
+    let imports = "    imports: [wasi:cli, wasi:io, wasi:clocks, wasi:filesystem, wasi:random]\n";
+    let rt = runtime_with(
+        &guest("nap", "sleeper_component.wasm", "nap", imports),
+        |o| o.clock = ClockKind::Virtual,
+    );
+    // Virtual time: exactly the requested 250 ms, at once in real time.
+    assert_eq!(
+        run_to_exit(&rt, "t:nap", vec![Value::Int(250)]),
+        wippy_wasm::event::ExitResult::ok(Value::Int(250_000_000))
+    );
+}
+
+#[test]
+fn guest_output_under_a_process_host_is_line_buffered_and_tagged() {
+    let (rt, lines) = captured(&probe("hello", "args, a", ""));
+    let me = Mailbox::new();
+    let pid = rt.spawn_monitored(&me, "t:hello", HOST, vec![]).unwrap();
+    me.receive(WAIT).unwrap();
+    let got = lines.lock().unwrap().clone();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got
+        .iter()
+        .all(|(p, s, _)| *p == pid && *s == Stream::Stdout));
+    assert_eq!(got[2].2, "arg a");
+}
+
+/// A one-shot HTTP server on 127.0.0.1: answers each connection with `body`, or, when
+/// `body` is None, reads the request and never answers.
+fn server(body: Option<&'static str>) -> (String, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hello", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = conn.read(&mut buf);
+        match body {
+            Some(body) => {
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+            // Hold the connection until the client goes away.
+            None => while conn.read(&mut buf).is_ok_and(|n| n > 0) {},
+        }
+    });
+    (url, handle)
+}
+
+fn http_worker(url: &str) -> String {
+    format!(
+        "  - name: vars\n    kind: env.storage.static\n    values:\n      API_URL: \"{url}\"\n  - name: api_url\n    kind: env.variable\n    variable: API_URL\n    storage: vars\n{}",
+        guest(
+            "http",
+            "http_worker.wasm",
+            "run",
+            "    imports: [wasi:cli, wasi:io, wasi:clocks, wasi:filesystem, wasi:random, wasi:http]\n    wasi:\n      env:\n        - {id: api_url, name: API_URL, required: true}\n",
+        )
+    )
+}
+
+#[test]
+fn a_component_gets_a_body_over_wasi_http() {
+    let (url, server) = server(Some("hello from the test server"));
+    let rt = runtime(&http_worker(&url));
+    let result = run_to_exit(&rt, "t:http", vec![]);
+    assert_eq!(result.error, None);
+    assert_eq!(
+        result.value,
+        Value::Map(
+            [(
+                "ok".to_owned(),
+                Value::String("hello from the test server".into())
+            )]
+            .into()
+        )
+    );
+    server.join().unwrap();
+}
+
+#[test]
+fn a_process_parked_on_http_is_terminated_promptly_and_released() {
+    let (url, server) = server(None);
+    let rt = runtime(&http_worker(&url));
+    let me = Mailbox::new();
+    let pid = rt.spawn_monitored(&me, "t:http", HOST, vec![]).unwrap();
+    // Parked: it has run, and it is still alive waiting for the response.
+    while rt
+        .stats(&pid)
+        .map_or(0, |s| s.steps.load(std::sync::atomic::Ordering::Relaxed))
+        == 0
+    {
+        std::thread::yield_now();
+    }
+    assert!(me.receive(Duration::from_millis(100)).is_none());
+    assert!(rt.terminate(&pid));
+    let exit = me.receive(WAIT).unwrap();
+    assert_eq!(exit.result.error.as_deref(), Some("process terminated"));
+    assert_eq!(rt.live(HOST), 0);
+    // Close dropped the connection: the server's read ends.
+    server.join().unwrap();
+}
+
+#[test]
+fn an_interface_the_entry_did_not_declare_fails_the_load() {
+    // The http worker without wasi:http declared.
+    let missing = guest(
+        "http",
+        "http_worker.wasm",
+        "run",
+        "    imports: [wasi:cli, wasi:io, wasi:clocks, wasi:filesystem, wasi:random]\n",
+    );
+    let index = index_with(&missing);
+    let dir = project(&[("_index.yaml", &index)]);
+    let cache = tempfile::tempdir().unwrap();
+    let err = wippy_wasm::runtime::Runtime::load(dir.path(), options(&cache, 8))
+        .err()
+        .expect("load fails")
+        .to_string();
+    assert!(err.contains("entry t:http"), "{err}");
+    assert!(
+        err.contains(
+            "unsatisfied import wasi:http/types@0.2.12: add `wasi:http` to the entry's imports"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn with_allow_unknown_imports_a_foreign_module_loads_and_its_import_traps_when_called() {
+    let allow = "    allow_unknown_imports: true\n";
+    let rt = runtime(
+        &(guest("fine", "foreign.wasm", "fine", allow)
+            + &guest("uses", "foreign.wasm", "uses_host", allow)),
+    );
+    assert_eq!(run_to_exit(&rt, "t:fine", vec![]).value, Value::Int(7));
+    let err = run_to_exit(&rt, "t:uses", vec![]).error.unwrap();
+    assert!(
+        err.starts_with("failed to call wasm method: uses_host: "),
+        "{err}"
+    );
+
+    let index = index_with(&guest("strict", "foreign.wasm", "fine", ""));
+    let dir = project(&[("_index.yaml", &index)]);
+    let cache = tempfile::tempdir().unwrap();
+    let err = wippy_wasm::runtime::Runtime::load(dir.path(), options(&cache, 8))
+        .err()
+        .expect("load fails without the option")
+        .to_string();
+    assert!(err.contains("unsatisfied import env::host_only"), "{err}");
+    assert!(err.contains("allow_unknown_imports: true"), "{err}");
+}
+
+#[test]
+fn a_polling_guest_declared_without_wasi_poll_loads_with_a_wippy_compatibility_warning() {
+    let entry = guest(
+        "nap",
+        "sleeper_component.wasm",
+        "nap",
+        "    imports: [wasi:cli, wasi:io, wasi:clocks, wasi:filesystem, wasi:random]\n",
+    );
+    let dir = project(&[("_index.yaml", &index_with(&entry))]);
+    let cache = tempfile::tempdir().unwrap();
+    let (engine, cache) = engine_with_cache(cache.path());
+    let (loaded, warnings) =
+        wippy_wasm::project::Project::load_with_warnings(dir.path(), &engine, &cache);
+    assert!(loaded.is_ok());
+    let text: Vec<String> = warnings.iter().map(|w| w.to_string()).collect();
+    assert!(
+        text.iter().any(|w| w.contains("entry t:nap")
+            && w.contains("field imports")
+            && w.contains("also needs `wasi:poll`")),
+        "{text:?}"
+    );
+}
