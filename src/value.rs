@@ -88,7 +88,10 @@ fn count_check(expected: usize, got: usize) -> Result<(), String> {
 }
 
 fn mismatch(what: &str, expected: impl fmt::Display, got: &Value) -> String {
-    format!("{what}: expected {expected}, got {}", got.type_name())
+    match got {
+        Value::String(s) => format!("{what}: expected {expected}, got string {s:?}"),
+        _ => format!("{what}: expected {expected}, got {}", got.type_name()),
+    }
 }
 
 // ── core modules ─────────────────────────────────────────────────────────────
@@ -105,7 +108,10 @@ pub fn to_core_params(args: &[Value], params: &[ValType]) -> Result<Vec<Val>, St
 
 fn to_core(v: &Value, ty: &ValType) -> Result<Val, ()> {
     if let Value::String(s) = v {
-        return to_core(&parse_word(s), ty);
+        return match parse_word(s) {
+            Value::String(_) => Err(()),
+            parsed => to_core(&parsed, ty),
+        };
     }
     Ok(match (ty, v) {
         (ValType::I32, Value::Int(i)) => {

@@ -170,6 +170,11 @@ fn bad_arguments_fail_the_process_with_a_clear_error() {
         error_of(&rt, "t:div", vec![Value::List(vec![])]),
         "parameter 0: expected i32, got list"
     );
+    // A word that spells no number (the CLI passes words) is named in the error.
+    assert_eq!(
+        error_of(&rt, "t:div", vec![Value::String("six".into())]),
+        "parameter 0: expected i32, got string \"six\""
+    );
     assert!(rt.spawn("t:nope", HOST, vec![]).is_err());
     assert!(rt.spawn("t:div", "t:nohost", vec![]).is_err());
 }

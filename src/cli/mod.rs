@@ -1,5 +1,6 @@
 //! The `wippy` command line.
 
+mod adhoc;
 mod check;
 mod run;
 
@@ -29,17 +30,75 @@ pub enum Command {
     /// Load the project, verify and compile every binary, and report every problem.
     #[command(after_help = "Exit status: 0 when the project loads, 1 when it has problems.")]
     Check,
-    /// Run a command (an entry with meta.command), or `list` to see them.
-    #[command(
-        after_help = "Examples:\n  wippy run list\n  wippy run compute 6 7\n  wippy run greet Wippy"
-    )]
+    /// Run a command (an entry with meta.command), `list` to see them, or a .wasm file.
+    #[command(after_help = RUN_HELP)]
     Run {
-        /// The command's name, or `list`.
+        #[command(flatten)]
+        file: FileFlags,
+        /// The command's name, `list`, or a path to a .wasm file.
         name: String,
-        /// Arguments for the command: its method's parameters.
+        /// Arguments: the method's parameters (converted to their types), and the
+        /// guest's argv when its entry sets none. Everything after NAME goes to the guest.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+const RUN_HELP: &str = "\
+Exit status: the guest's WASI exit code; for a method's return value, a string is printed
+and exits 0, an integer N exits N, false exits 1, true or nothing exits 0; a failure prints
+the error and exits 1. Ctrl-C stops the process cleanly (exit 130); a second forces exit.
+
+Examples:
+  wippy run list
+  wippy run compute 6 7
+  wippy run greet Wippy
+  wippy run --dir ./data::/data --env MODE=fast app.wasm input.csv
+  wippy run --invoke compute worker.wasm 6 7";
+
+/// Flags for running a .wasm file directly (compatible with `wasmtime run`).
+#[derive(clap::Args, Debug, Default)]
+pub struct FileFlags {
+    /// Preopen HOST as GUEST (default: the same path; `.` maps to `/`). Repeatable.
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    pub dirs: Vec<String>,
+    /// Set an environment variable for the guest. Repeatable.
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+    /// The function to call (default: `_start`, or `wasi:cli/run#run` for a component).
+    #[arg(long, value_name = "NAME")]
+    pub invoke: Option<String>,
+    /// Total fuel (instructions) the guest may use.
+    #[arg(long, value_name = "N")]
+    pub fuel: Option<u64>,
+    /// Wall-clock limit in milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub max_execution_ms: Option<u64>,
+    /// Linear memory cap in bytes.
+    #[arg(long, value_name = "BYTES")]
+    pub memory_bytes: Option<u64>,
+    /// Make imports no host provides trap when called instead of failing to load.
+    #[arg(long)]
+    pub allow_unknown_imports: bool,
+}
+
+impl FileFlags {
+    fn any(&self) -> bool {
+        !self.dirs.is_empty()
+            || !self.env.is_empty()
+            || self.invoke.is_some()
+            || self.fuel.is_some()
+            || self.max_execution_ms.is_some()
+            || self.memory_bytes.is_some()
+            || self.allow_unknown_imports
+    }
+}
+
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, got {text:?}")),
+    }
 }
 
 pub fn main() -> ExitCode {
@@ -53,6 +112,6 @@ pub fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Check => check::run(&cli.project),
-        Command::Run { name, args } => run::run(&cli.project, &name, &args),
+        Command::Run { file, name, args } => run::run(&cli.project, &name, &args, &file),
     }
 }

@@ -1,64 +1,144 @@
-//! `wippy run <command> [args...]` and `wippy run list` (SPEC §6).
+//! `wippy run <command> [args...]`, `wippy run list` and `wippy run FILE.wasm` (SPEC §6).
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use wippy_wasm::event::Mailbox;
+use wippy_wasm::event::{ExitResult, Mailbox};
 use wippy_wasm::registry::{EntryConfig, Registry};
-use wippy_wasm::runtime::{Runtime, RuntimeOptions};
+use wippy_wasm::runtime::{Runtime, RuntimeError, RuntimeOptions};
 use wippy_wasm::value::Value;
 
-pub fn run(project: &Path, name: &str, args: &[String]) -> ExitCode {
+use super::{adhoc, FileFlags};
+
+/// The exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
+const INTERRUPTED: u8 = 130;
+
+pub fn run(project: &Path, name: &str, args: &[String], flags: &FileFlags) -> ExitCode {
+    if name.ends_with(".wasm") || (name.contains('/') && Path::new(name).is_file()) {
+        return run_file(Path::new(name), args, flags);
+    }
+    if flags.any() {
+        eprintln!("Error: --dir, --env, --invoke and the limit flags apply to running a .wasm file, not the command {name:?}");
+        return ExitCode::from(2);
+    }
     if name == "list" {
         return list(project);
     }
-    let options = RuntimeOptions {
-        engine: wippy_wasm::engine::EngineOptions {
-            max_instances: 1_000,
-            ..Default::default()
-        },
-        ..Default::default()
+    let registry = match Registry::load(project) {
+        Ok(r) => r,
+        Err(e) => {
+            eprint!("Error: {e}");
+            return ExitCode::FAILURE;
+        }
     };
-    let runtime = match Runtime::load(project, options) {
+    let commands = registry.commands();
+    let Some((_, entry)) = commands.iter().find(|(c, _)| c.name == name) else {
+        eprintln!(
+            "Error: command \"{name}\" not found. Use 'wippy run list' to see available commands"
+        );
+        if let Some(near) = closest(name, commands.iter().map(|(c, _)| c.name.as_str())) {
+            eprintln!("Did you mean \"{near}\"?");
+        }
+        return ExitCode::FAILURE;
+    };
+    let Some(terminal) = host_of_kind(&registry, "terminal.host") else {
+        eprintln!("Error: commands run on a terminal.host, and this project has none. Add one to an _index.yaml:\n\n  - name: terminal\n    kind: terminal.host\n");
+        return ExitCode::FAILURE;
+    };
+    if host_of_kind(&registry, "process.host").is_none() {
+        eprintln!("Error: commands need a process.host for the processes they spawn, and this project has none. Add one to an _index.yaml:\n\n  - name: processes\n    kind: process.host\n    host:\n      workers: 4\n");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match Runtime::load(project, options()) {
         Ok(rt) => rt,
         Err(e) => {
             eprint!("Error: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let registry = &runtime.project().registry;
-    let Some((_, entry)) = registry
-        .commands()
-        .into_iter()
-        .find(|(c, _)| c.name == name)
-    else {
-        eprintln!(
-            "Error: command \"{name}\" not found. Use 'wippy run list' to see available commands"
-        );
-        return ExitCode::FAILURE;
-    };
-    let Some(terminal) = host_of_kind(registry, "terminal.host") else {
-        eprintln!("Error: commands need a terminal.host, and this project has none. Add:\n\n  - name: terminal\n    kind: terminal.host\n");
-        return ExitCode::FAILURE;
-    };
-    if host_of_kind(registry, "process.host").is_none() {
-        eprintln!("Error: commands need a process.host, and this project has none. Add:\n\n  - name: processes\n    kind: process.host\n");
+    let result = execute(&runtime, &entry.id.to_string(), &terminal, args);
+    runtime.shutdown();
+    exit_status(result, false)
+}
+
+fn options() -> RuntimeOptions {
+    RuntimeOptions {
+        engine: wippy_wasm::engine::EngineOptions {
+            // A command runs a handful of processes; a small pool starts faster.
+            max_instances: 1_000,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn run_file(file: &Path, args: &[String], flags: &FileFlags) -> ExitCode {
+    if !file.is_file() {
+        eprintln!("Error: file not found: {}", file.display());
         return ExitCode::FAILURE;
     }
-    let args = args.iter().map(|a| Value::String(a.clone())).collect();
+    let project = match adhoc::project_for(file, flags) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match Runtime::load(project.dir.path(), options()) {
+        Ok(rt) => rt,
+        Err(RuntimeError::Load(errors)) => {
+            for p in &errors.problems {
+                let hint = if p.message.starts_with("method not found") {
+                    " (choose the function with --invoke NAME)"
+                } else {
+                    ""
+                };
+                eprintln!("Error: {}: {}{hint}", file.display(), p.message);
+            }
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = execute(&runtime, project.entry, project.host, args);
+    runtime.shutdown();
+    exit_status(result, flags.invoke.is_some())
+}
+
+/// Runs `entry` on the terminal host until it ends. The first Ctrl-C terminates it (its
+/// Close runs, then we exit 130); a second exits at once.
+fn execute(runtime: &Runtime, entry: &str, host: &str, words: &[String]) -> Result<ExitResult, u8> {
     let mailbox = Mailbox::new();
-    if let Err(e) = runtime.spawn_monitored(&mailbox, &entry.id.to_string(), &terminal, args) {
-        eprintln!("Error: {e}");
-        return ExitCode::FAILURE;
-    }
+    let presses = Arc::new(AtomicUsize::new(0));
+    let pid = match runtime.spawn_command(&mailbox, entry, host, words) {
+        Ok(pid) => pid,
+        Err(e) => return Ok(ExitResult::failed(e.to_string())),
+    };
+    let kernel = Arc::downgrade(runtime.kernel());
+    let (handler_presses, handler_pid) = (presses.clone(), pid.clone());
+    let _ = ctrlc::set_handler(move || {
+        if handler_presses.fetch_add(1, Ordering::SeqCst) > 0 {
+            std::process::exit(INTERRUPTED.into());
+        }
+        if let Some(kernel) = kernel.upgrade() {
+            kernel.terminate(&handler_pid);
+        }
+    });
     let exit = loop {
         if let Some(event) = mailbox.receive(Duration::from_secs(3600)) {
             break event;
         }
     };
-    runtime.shutdown();
-    exit_status(exit.result)
+    if presses.load(Ordering::SeqCst) > 0 {
+        eprintln!("wippy: interrupted; process {pid} closed");
+        return Err(INTERRUPTED);
+    }
+    Ok(exit.result)
 }
 
 fn host_of_kind(registry: &Registry, kind: &str) -> Option<String> {
@@ -69,15 +149,23 @@ fn host_of_kind(registry: &Registry, kind: &str) -> Option<String> {
         .map(|e| e.id.to_string())
 }
 
-/// SPEC §6: a string is printed and exits 0, an integer N exits N, false exits 1,
-/// true or nothing exits 0; a failure prints the error and exits 1.
-fn exit_status(result: wippy_wasm::event::ExitResult) -> ExitCode {
+/// SPEC §6: the WASI exit code of a command; else a string is printed and exits 0, an
+/// integer N exits N, false exits 1, true or nothing exits 0; a failure prints the error
+/// and exits 1. With `--invoke`, any value is printed first, as `wasmtime run` does.
+fn exit_status(result: Result<ExitResult, u8>, print_value: bool) -> ExitCode {
+    let result = match result {
+        Ok(r) => r,
+        Err(code) => return ExitCode::from(code),
+    };
     if let Some(code) = result.exit_code {
         return ExitCode::from(code.clamp(0, 255) as u8);
     }
     if let Some(error) = result.error {
         eprintln!("Error: {error}");
         return ExitCode::FAILURE;
+    }
+    if print_value && !matches!(result.value, Value::Null | Value::String(_)) {
+        println!("{}", result.value);
     }
     match result.value {
         Value::Null | Value::Bool(true) => ExitCode::SUCCESS,
@@ -90,6 +178,30 @@ fn exit_status(result: wippy_wasm::event::ExitResult) -> ExitCode {
     }
 }
 
+/// The command name nearest to `name`, if one is close enough to be a likely typo.
+fn closest<'a>(name: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    names
+        .map(|n| (edit_distance(name, n), n))
+        .filter(|(d, n)| *d <= (n.len().max(name.len()) / 3).max(1))
+        .min()
+        .map(|(_, n)| n)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 fn list(project: &Path) -> ExitCode {
     let registry = match Registry::load(project) {
         Ok(r) => r,
@@ -98,7 +210,11 @@ fn list(project: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let commands = registry.commands();
+    let commands: Vec<_> = registry
+        .commands()
+        .into_iter()
+        .filter(|(_, e)| matches!(e.config, EntryConfig::Wasm(_) | EntryConfig::Lua(_)))
+        .collect();
     if commands.is_empty() {
         println!("No commands found.");
         println!("Make an entry a command with:\n\n  meta:\n    command:\n      name: hello\n      short: Say hello");
@@ -112,13 +228,25 @@ fn list(project: &Path) -> ExitCode {
         .max()
         .unwrap_or(0);
     for (cmd, entry) in &commands {
-        let short = cmd.short.as_deref().unwrap_or("");
-        let kind_ok = matches!(entry.config, EntryConfig::Wasm(_) | EntryConfig::Lua(_));
-        if kind_ok {
-            println!("  {:width$}  {short} ({})", cmd.name, entry.id);
+        match cmd.short.as_deref() {
+            Some(short) => println!("  {:width$}  {short} ({})", cmd.name, entry.id),
+            None => println!("  {:width$}  ({})", cmd.name, entry.id),
         }
     }
     println!();
     println!("Run with: wippy run <command>");
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_near_name_is_suggested_and_a_far_one_is_not() {
+        let names = ["compute", "greet", "probe"];
+        assert_eq!(closest("greeet", names.into_iter()), Some("greet"));
+        assert_eq!(closest("compte", names.into_iter()), Some("compute"));
+        assert_eq!(closest("deploy", names.into_iter()), None);
+    }
 }

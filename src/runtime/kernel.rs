@@ -8,7 +8,7 @@ use std::sync::{Arc, Weak};
 use super::event::{ExitResult, Mailbox, Message, Pid};
 use super::host::{Body, Host, SendError, Watchers};
 use super::prepared::{self, Prepared};
-use super::process::{self, RunSettings};
+use super::process::{self, Args, RunSettings};
 use super::wasi::EnvSource;
 use super::{RuntimeError, RuntimeOptions, SpawnError};
 use crate::binary::CompileCache;
@@ -114,9 +114,10 @@ impl Kernel {
         &self,
         entry: &str,
         host: &str,
-        args: Vec<Value>,
+        args: impl Into<Args>,
         watchers: Watchers,
     ) -> Result<Pid, SpawnError> {
+        let args = args.into();
         let unknown = || SpawnError::UnknownEntry(entry.to_owned());
         let id = EntryId::parse(entry).ok_or_else(unknown)?;
         let host = self
@@ -133,7 +134,7 @@ impl Kernel {
             None => {
                 let spawner = self.others.read().unwrap().get(&id).cloned();
                 (
-                    spawner.ok_or_else(unknown)?(&id, args, self.me.clone()),
+                    spawner.ok_or_else(unknown)?(&id, args.values, self.me.clone()),
                     true,
                 )
             }

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 pub use host::{Body, Host, ProcessCtx, SendError, Watchers, SHUTDOWN};
 pub use kernel::Kernel;
-pub use process::{ProcessStats, RunSettings};
+pub use process::{Args, ProcessStats, RunSettings};
 
 use crate::binary::CompileCache;
 use crate::engine::EngineOptions;
@@ -112,6 +112,24 @@ impl Runtime {
     /// Starts a process of `entry` on `host`; nobody is told when it ends.
     pub fn spawn(&self, entry: &str, host: &str, args: Vec<Value>) -> Result<Pid, SpawnError> {
         self.kernel.spawn(entry, host, args, Watchers::default())
+    }
+
+    /// Runs `entry` as a command-line command: `words` are its arguments, converted to
+    /// the method's parameters where it takes some, and its WASI argv where the entry
+    /// sets none. `mailbox` receives the EXIT event.
+    pub fn spawn_command(
+        &self,
+        mailbox: &Mailbox,
+        entry: &str,
+        host: &str,
+        words: &[String],
+    ) -> Result<Pid, SpawnError> {
+        let args = Args {
+            values: words.iter().map(|w| Value::String(w.clone())).collect(),
+            words: Some(words.to_vec()),
+        };
+        self.kernel
+            .spawn(entry, host, args, Watchers::monitor(mailbox))
     }
 
     /// Starts a process; `mailbox` receives its EXIT event.

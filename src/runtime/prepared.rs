@@ -88,7 +88,7 @@ pub fn prepare(
                     .define_unknown_imports_as_traps(comp)
                     .map_err(|e| format!("cannot link unknown imports as traps: {e}"))?;
             }
-            let export = component_export(comp, method)?;
+            let export = component_export(engine, comp, method)?;
             let pre = linker
                 .instantiate_pre(comp)
                 .map_err(|e| format!("cannot link: {e:#}"))?;
@@ -106,6 +106,7 @@ pub fn prepare(
 
 /// `func` or `ns:pkg/iface@ver#func` (the version may be omitted or semver-compatible).
 fn component_export(
+    engine: &Engine,
     comp: &component::Component,
     method: &str,
 ) -> Result<ComponentExportIndex, String> {
@@ -113,6 +114,17 @@ fn component_export(
     match method.split_once('#') {
         None => comp.get_export_index(None, method).ok_or_else(not_found),
         Some((iface, func)) => {
+            // Without a version, take the interface export of any version.
+            let versioned = (!iface.contains('@'))
+                .then(|| {
+                    comp.component_type()
+                        .exports(engine)
+                        .map(|(name, _)| name)
+                        .find(|name| name.split('@').next() == Some(iface))
+                        .map(str::to_owned)
+                })
+                .flatten();
+            let iface = versioned.as_deref().unwrap_or(iface);
             let iface_idx = comp.get_export_index(None, iface).ok_or_else(not_found)?;
             comp.get_export_index(Some(&iface_idx), func)
                 .ok_or_else(not_found)

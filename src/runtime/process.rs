@@ -83,7 +83,7 @@ pub struct RunSettings {
 pub async fn run(
     prepared: Arc<Prepared>,
     env: Arc<super::wasi::EnvSource>,
-    args: Vec<Value>,
+    args: Args,
     ctx: ProcessCtx,
 ) -> ExitResult {
     let call = Box::pin(init_and_call(
@@ -115,10 +115,39 @@ pub async fn race(
     .await
 }
 
+/// A process's input: the method's arguments, and for a command-line run, the words
+/// typed after the command name.
+#[derive(Clone, Debug, Default)]
+pub struct Args {
+    pub values: Vec<Value>,
+    /// Set by the CLI: these become the guest's WASI argv when its entry sets none, and
+    /// are dropped as parameters when the method takes none (`_start`, `run`).
+    pub words: Option<Vec<String>>,
+}
+
+impl From<Vec<Value>> for Args {
+    fn from(values: Vec<Value>) -> Self {
+        Self {
+            values,
+            words: None,
+        }
+    }
+}
+
+impl Args {
+    /// The values to convert for a method with `params` parameters.
+    fn for_params(&self, params: usize) -> &[Value] {
+        match (&self.words, params) {
+            (Some(_), 0) => &[],
+            _ => &self.values,
+        }
+    }
+}
+
 async fn init_and_call(
     prepared: Arc<Prepared>,
     env: Arc<super::wasi::EnvSource>,
-    args: Vec<Value>,
+    args: Args,
     stats: Arc<ProcessStats>,
     settings: RunSettings,
     pid: Pid,
@@ -131,6 +160,7 @@ async fn init_and_call(
             matches!(prepared.pre, Pre::Component { .. }),
             &settings,
             &pid,
+            args.words.as_deref(),
         ) {
             Ok(w) => w,
             Err(e) => return ExitResult::failed(e),
@@ -183,7 +213,9 @@ async fn init_and_call(
                 .get_func(&mut store, method)
                 .expect("checked at load: the method is an exported function");
             let ty = func.ty(&store);
-            let params = match value::to_core_params(&args, &ty.params().collect::<Vec<_>>()) {
+            let param_types: Vec<_> = ty.params().collect();
+            let values = args.for_params(param_types.len());
+            let params = match value::to_core_params(values, &param_types) {
                 Ok(p) => p,
                 Err(e) => return ExitResult::failed(e),
             };
@@ -202,7 +234,8 @@ async fn init_and_call(
                 .get_func(&mut store, export)
                 .expect("checked at load: the method is an exported function");
             let ty = func.ty(&store);
-            let params = match value::to_component_params(&args, ty.params()) {
+            let values = args.for_params(ty.params().len());
+            let params = match value::to_component_params(values, ty.params()) {
                 Ok(p) => p,
                 Err(e) => return ExitResult::failed(e),
             };

@@ -53,11 +53,15 @@ pub fn build_wasi(
     preview2: bool,
     settings: &RunSettings,
     pid: &Pid,
+    words: Option<&[String]>,
 ) -> Result<Wasi, String> {
     let wasi = &prepared.config.wasi;
     let mut b = WasiCtxBuilder::new();
     b.arg(prepared.id.name());
-    b.args(&wasi.args);
+    match words {
+        Some(words) if wasi.args.is_empty() => b.args(words),
+        _ => b.args(&wasi.args),
+    };
     for binding in &wasi.env {
         match env.variables.get(&binding.id) {
             Some(value) => {

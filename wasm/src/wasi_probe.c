@@ -77,6 +77,8 @@ int main(int argc, char **argv) {
   } else if (!strcmp(mode, "read")) {
     return read_file(arg);
   } else if (!strcmp(mode, "sleep")) {
+    printf("sleeping %s\n", arg);
+    fflush(stdout);  // a watcher (the Ctrl-C test) waits for this line
     struct timespec ts = {atoi(arg) / 1000, (atoi(arg) % 1000) * 1000000L};
     nanosleep(&ts, NULL);
     printf("slept\n");

@@ -1,0 +1,308 @@
+//! The `wippy` binary itself (SPEC §6), run as a user would run it.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+
+struct Run {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn wippy() -> (Command, tempfile::TempDir) {
+    let cache = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wippy"));
+    cmd.env("WIPPY_CACHE_DIR", cache.path())
+        .env_remove("OUTPUT_FORMAT");
+    (cmd, cache)
+}
+
+fn done(out: Output) -> Run {
+    Run {
+        status: out.status.code().expect("exited, not killed"),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `wippy --project <project> <args...>`.
+fn run_in(project: &std::path::Path, args: &[&str]) -> Run {
+    let (mut cmd, _cache) = wippy();
+    done(
+        cmd.arg("--project")
+            .arg(project)
+            .args(args)
+            .output()
+            .unwrap(),
+    )
+}
+
+fn examples(args: &[&str]) -> Run {
+    run_in(&repo().join("examples"), args)
+}
+
+#[test]
+fn run_list_prints_every_command_sorted() {
+    let r = examples(&["run", "list"]);
+    assert_eq!(r.status, 0);
+    assert_eq!(
+        r.stdout,
+        "Available commands:\n\n  compute  Multiply two integers in WASM (myns:compute_worker)\n  greet    Greet someone via WASM (myns:greet)\n  probe    Show what a WASI guest sees (myns:probe)\n\nRun with: wippy run <command>\n"
+    );
+}
+
+#[test]
+fn exit_status_follows_the_return_value_and_the_wasi_exit_code() {
+    let r = examples(&["run", "compute", "6", "7"]);
+    assert_eq!((r.status, r.stdout.as_str()), (42, ""));
+    let r = examples(&["run", "greet", "Ada"]);
+    assert_eq!((r.status, r.stdout.as_str()), (0, "Hello, Ada!\n"));
+    let r = examples(&["run", "probe", "exit", "3"]);
+    assert_eq!((r.status, r.stdout.as_str()), (3, "exiting 3\n"));
+    // A failure prints the error and exits 1.
+    let r = examples(&["run", "compute", "six", "7"]);
+    assert_eq!(r.status, 1);
+    assert_eq!(
+        r.stderr.trim_end(),
+        "Error: parameter 0: expected i32, got string \"six\""
+    );
+
+    // true / false / nothing, through a component's bool.
+    let index = format!(
+        "{}  - name: terminal\n    kind: terminal.host\n  - name: procs\n    kind: process.host\n{}",
+        "",
+        guest(
+            "even",
+            "types.wasm",
+            "even",
+            "    meta:\n      command: {name: even}\n"
+        )
+    );
+    let dir = project(&[("_index.yaml", &index_with(&index))]);
+    assert_eq!(run_in(dir.path(), &["run", "even", "4"]).status, 0);
+    assert_eq!(run_in(dir.path(), &["run", "even", "3"]).status, 1);
+}
+
+#[test]
+fn args_reach_the_guest_as_argv_and_env_comes_from_the_registry() {
+    let r = examples(&["run", "probe", "args", "one", "--two"]);
+    assert_eq!(r.stdout, "arg probe\narg args\narg one\narg --two\n");
+    let (mut cmd, _c) = wippy();
+    let r = done(
+        cmd.args([
+            "--project",
+            "examples",
+            "run",
+            "probe",
+            "env",
+            "OUTPUT_FORMAT",
+        ])
+        .current_dir(repo())
+        .env("OUTPUT_FORMAT", "json")
+        .output()
+        .unwrap(),
+    );
+    assert_eq!(r.stdout, "env OUTPUT_FORMAT=json\n");
+    // The entry's default when the OS has none.
+    let r = examples(&["run", "probe", "env", "OUTPUT_FORMAT"]);
+    assert_eq!(r.stdout, "env OUTPUT_FORMAT=text\n");
+}
+
+#[test]
+fn an_unknown_command_says_so_and_suggests_the_nearest() {
+    let r = examples(&["run", "gret"]);
+    assert_eq!(r.status, 1);
+    assert_eq!(
+        r.stderr,
+        "Error: command \"gret\" not found. Use 'wippy run list' to see available commands\nDid you mean \"greet\"?\n"
+    );
+    let r = examples(&["run", "deploy"]);
+    assert!(!r.stderr.contains("Did you mean"));
+}
+
+#[test]
+fn a_missing_host_is_named_with_the_yaml_to_add() {
+    let cmd = guest(
+        "w",
+        "worker.wasm",
+        "compute",
+        "    meta:\n      command: {name: w}\n",
+    );
+    let no_terminal = project(&[(
+        "_index.yaml",
+        &index_with(&format!("  - name: procs\n    kind: process.host\n{cmd}")),
+    )]);
+    let r = run_in(no_terminal.path(), &["run", "w", "1", "2"]);
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stderr.contains("has none") && r.stderr.contains("kind: terminal.host"),
+        "{}",
+        r.stderr
+    );
+    let no_process = project(&[(
+        "_index.yaml",
+        &index_with(&format!("  - name: term\n    kind: terminal.host\n{cmd}")),
+    )]);
+    let r = run_in(no_process.path(), &["run", "w", "1", "2"]);
+    assert_eq!(r.status, 1);
+    assert!(r.stderr.contains("kind: process.host"), "{}", r.stderr);
+}
+
+#[test]
+fn a_file_runs_directly_with_dir_env_and_invoke() {
+    let data = tempfile::tempdir().unwrap();
+    let probe = guests().join("wasi_probe.wasm");
+    let (mut cmd, _c) = wippy();
+    let r = done(
+        cmd.arg("run")
+            .arg(format!("--dir={}::/data", data.path().display()))
+            .args(["--env", "GREETING=hi"])
+            .arg(&probe)
+            .args(["files", "/data"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with("write ok\nread hello\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.ends_with("rename ok\nunlink ok\n"), "{}", r.stdout);
+
+    let (mut cmd, _c) = wippy();
+    let r = done(
+        cmd.args(["run", "--env", "GREETING=hi"])
+            .arg(&probe)
+            .args(["env", "GREETING"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.stdout, "env GREETING=hi\n");
+
+    // --invoke prints the value, as `wasmtime run` does; the status follows SPEC §6.
+    let (mut cmd, _c) = wippy();
+    let r = done(
+        cmd.args(["run", "--invoke", "compute"])
+            .arg(guests().join("worker.wasm"))
+            .args(["6", "7"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!((r.status, r.stdout.as_str()), (42, "42\n"));
+    // A component's run export by default is wasi:cli/run; a custom export by --invoke.
+    let (mut cmd, _c) = wippy();
+    let r = done(
+        cmd.args(["run", "--invoke", "greet"])
+            .arg(guests().join("component.wasm"))
+            .arg("Bo")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!((r.status, r.stdout.as_str()), (0, "Hello, Bo!\n"));
+    let (mut cmd, _c) = wippy();
+    let r = done(
+        cmd.args(["run", "--invoke", "nope"])
+            .arg(guests().join("worker.wasm"))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stderr.contains("method not found") && r.stderr.contains("--invoke"),
+        "{}",
+        r.stderr
+    );
+    // Limits.
+    let (mut cmd, _c) = wippy();
+    let r = done(
+        cmd.args(["run", "--invoke", "spin", "--fuel", "100000"])
+            .arg(guests().join("misbehave.wasm"))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.status, 1);
+    assert!(r.stderr.contains("fuel limit exceeded"), "{}", r.stderr);
+}
+
+#[test]
+fn bad_files_and_flags_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.wasm");
+    std::fs::write(&text, "hello").unwrap();
+    let (mut cmd, _c) = wippy();
+    let r = done(cmd.arg("run").arg(&text).output().unwrap());
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stderr.contains("not a WebAssembly binary"),
+        "{}",
+        r.stderr
+    );
+    let (mut cmd, _c) = wippy();
+    let r = done(cmd.args(["run", "missing.wasm"]).output().unwrap());
+    assert_eq!(r.stderr, "Error: file not found: missing.wasm\n");
+    let (mut cmd, _c) = wippy();
+    let r = done(
+        cmd.args(["run", "--env", "NOEQUALS", "x.wasm"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.status, 2, "clap's usage error");
+    assert!(r.stderr.contains("expected NAME=VALUE"), "{}", r.stderr);
+    let (mut cmd, _c) = wippy();
+    let r = done(
+        cmd.args(["run", "--dir", "/definitely/not/here"])
+            .arg(guests().join("wasi_probe.wasm"))
+            .output()
+            .unwrap(),
+    );
+    assert!(r.stderr.contains("is not a directory"), "{}", r.stderr);
+}
+
+#[test]
+fn version_help_and_check() {
+    let (mut cmd, _c) = wippy();
+    let r = done(cmd.arg("--version").output().unwrap());
+    assert_eq!(r.stdout, format!("wippy {}\n", env!("CARGO_PKG_VERSION")));
+    let (mut cmd, _c) = wippy();
+    let r = done(cmd.args(["run", "--help"]).output().unwrap());
+    assert!(r.stdout.contains("--invoke") && r.stdout.contains("Examples:"));
+    let r = examples(&["check"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("ok: "));
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_the_process_cleanly_with_status_130() {
+    let (mut cmd, _c) = wippy();
+    let mut child = cmd
+        .args(["--project", "examples", "run", "probe", "sleep", "600000"])
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the guest is really asleep (it says so first).
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "sleeping 600000\n");
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("interrupted; process {myns:terminal|1} closed"),
+        "{stderr}"
+    );
+}
