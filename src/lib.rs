@@ -5,6 +5,7 @@
 pub mod binary;
 pub mod engine;
 pub mod executor;
+pub mod lua;
 pub mod project;
 pub mod registry;
 pub mod runtime;

@@ -51,7 +51,7 @@ fn run_list_prints_every_command_sorted() {
     assert_eq!(r.status, 0);
     assert_eq!(
         r.stdout,
-        "Available commands:\n\n  compute  Multiply two integers in WASM (myns:compute_worker)\n  greet    Greet someone via WASM (myns:greet)\n  probe    Show what a WASI guest sees (myns:probe)\n\nRun with: wippy run <command>\n"
+        "Available commands:\n\n  compute     Multiply two integers in WASM (myns:compute_worker)\n  fanout      Fan out N wasm workers from Lua and gather their results (myns:fanout)\n  greet       Greet someone via WASM (myns:greet)\n  probe       Show what a WASI guest sees (myns:probe)\n  spawn_demo  Spawn compute_worker from Lua and print its result (myns:spawn_demo)\n\nRun with: wippy run <command>\n"
     );
 }
 
@@ -304,5 +304,18 @@ fn ctrl_c_stops_the_process_cleanly_with_status_130() {
     assert!(
         stderr.contains("interrupted; process {myns:terminal|1} closed"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn lua_commands_run_from_the_cli() {
+    let r = examples(&["run", "spawn_demo"]);
+    assert_eq!((r.status, r.stdout.as_str()), (42, "42\n"), "{}", r.stderr);
+    let r = examples(&["run", "fanout", "50"]);
+    assert_eq!(
+        (r.status, r.stdout.as_str()),
+        (0, "50 workers, sum 2550, 0 failed\n"),
+        "{}",
+        r.stderr
     );
 }

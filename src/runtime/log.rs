@@ -67,6 +67,11 @@ impl GuestLog {
         (log, lines)
     }
 
+    /// Logs one whole line for `pid` (Lua's `print`).
+    pub fn emit(&self, pid: &Pid, stream: Stream, line: &str) {
+        (self.0)(pid, stream, line)
+    }
+
     /// The stdout or stderr of process `pid`, for its WASI context.
     pub fn stream(&self, pid: &Pid, stream: Stream) -> TaggedOutput {
         TaggedOutput(Arc::new(Mutex::new(LineBuffer {

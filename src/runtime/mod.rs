@@ -91,9 +91,10 @@ pub struct Runtime {
 impl Runtime {
     /// Loads the project (all-or-nothing), links every wasm entry and starts every host.
     pub fn load(root: &Path, options: RuntimeOptions) -> Result<Runtime, RuntimeError> {
-        Ok(Runtime {
-            kernel: Kernel::load(root, options)?,
-        })
+        let kernel = Kernel::load(root, options)?;
+        let runtime = Runtime { kernel };
+        crate::lua::prepare(&runtime.kernel)?;
+        Ok(runtime)
     }
 
     pub fn project(&self) -> &Project {

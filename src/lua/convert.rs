@@ -1,0 +1,130 @@
+//! Lua values ↔ [`Value`]: nil ↔ null, integers and floats kept apart, strings (bytes
+//! when not UTF-8), sequences ↔ lists, string-keyed tables ↔ maps.
+
+use mlua::{Lua, Table, Value as LuaValue};
+
+use crate::value::Value;
+
+pub fn to_lua(lua: &Lua, v: &Value) -> mlua::Result<LuaValue> {
+    Ok(match v {
+        Value::Null => LuaValue::Nil,
+        Value::Bool(b) => LuaValue::Boolean(*b),
+        Value::Int(i) => LuaValue::Integer(*i),
+        Value::Float(x) => LuaValue::Number(*x),
+        Value::String(s) => LuaValue::String(lua.create_string(s)?),
+        Value::Bytes(b) => LuaValue::String(lua.create_string(b)?),
+        Value::List(items) => {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for item in items {
+                t.raw_push(to_lua(lua, item)?)?;
+            }
+            LuaValue::Table(t)
+        }
+        Value::Map(map) => {
+            let t = lua.create_table_with_capacity(0, map.len())?;
+            for (k, item) in map {
+                t.raw_set(k.as_str(), to_lua(lua, item)?)?;
+            }
+            LuaValue::Table(t)
+        }
+    })
+}
+
+pub fn from_lua(v: &LuaValue) -> mlua::Result<Value> {
+    from_lua_at(v, 0)
+}
+
+/// Tables nest at most this deep: a cycle is an error, not a stack overflow.
+const MAX_DEPTH: usize = 64;
+
+fn from_lua_at(v: &LuaValue, depth: usize) -> mlua::Result<Value> {
+    Ok(match v {
+        LuaValue::Nil => Value::Null,
+        LuaValue::Boolean(b) => Value::Bool(*b),
+        LuaValue::Integer(i) => Value::Int(*i),
+        LuaValue::Number(x) => Value::Float(*x),
+        LuaValue::String(s) => match s.to_str() {
+            Ok(text) => Value::String(text.to_owned()),
+            Err(_) => Value::Bytes(s.as_bytes().to_vec()),
+        },
+        LuaValue::Table(t) => {
+            if depth >= MAX_DEPTH {
+                return Err(mlua::Error::runtime(
+                    "table nests too deep to pass as a value (a cycle?)",
+                ));
+            }
+            table(t, depth + 1)?
+        }
+        other => {
+            return Err(mlua::Error::runtime(format!(
+                "a {} cannot be passed as a value",
+                other.type_name()
+            )))
+        }
+    })
+}
+
+/// A sequence `{1, 2, 3}` (keys exactly 1..n) is a list; an empty table is an empty list;
+/// any other table must have string keys and is a map.
+fn table(t: &Table, depth: usize) -> mlua::Result<Value> {
+    let len = t.raw_len();
+    let mut count = 0usize;
+    let mut map = std::collections::BTreeMap::new();
+    let mut all_strings = true;
+    for pair in t.pairs::<LuaValue, LuaValue>() {
+        let (k, v) = pair?;
+        count += 1;
+        match &k {
+            LuaValue::String(s) if all_strings => {
+                map.insert(s.to_str()?.to_owned(), from_lua_at(&v, depth)?);
+            }
+            _ => all_strings = false,
+        }
+    }
+    if count == len {
+        let mut items = Vec::with_capacity(len);
+        for i in 1..=len {
+            items.push(from_lua_at(&t.raw_get(i)?, depth)?);
+        }
+        return Ok(Value::List(items));
+    }
+    if all_strings {
+        return Ok(Value::Map(map));
+    }
+    Err(mlua::Error::runtime(
+        "a table passed as a value must be a sequence {1, 2, ...} or have only string keys",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_trip_and_integers_stay_integers() {
+        let lua = Lua::new();
+        let v = Value::Map(
+            [
+                ("n".to_owned(), Value::Int(3)),
+                ("x".to_owned(), Value::Float(3.0)),
+                (
+                    "list".to_owned(),
+                    Value::List(vec![Value::Bool(true), Value::String("s".into())]),
+                ),
+            ]
+            .into(),
+        );
+        let back = from_lua(&to_lua(&lua, &v).unwrap()).unwrap();
+        assert_eq!(back, v);
+        let mixed: LuaValue = lua.load("return {1, 2, x = 3}").eval().unwrap();
+        assert!(from_lua(&mixed)
+            .unwrap_err()
+            .to_string()
+            .contains("sequence"));
+        let cyclic: LuaValue = lua
+            .load("local t = {}; t.self = t; return t")
+            .eval()
+            .unwrap();
+        assert!(from_lua(&cyclic).is_err());
+    }
+}

@@ -1,0 +1,305 @@
+//! The `process` module: spawn, monitor, link, send and receive from Lua (SPEC §7).
+
+use std::sync::Weak;
+use std::time::{Duration, SystemTime};
+
+use mlua::{Lua, Table, UserData, UserDataMethods, Value as LuaValue, Variadic};
+
+use super::convert::{from_lua, to_lua};
+use super::time_api::duration;
+use crate::event::{Event, EventKind, Mailbox, Message, Pid};
+use crate::runtime::{Kernel, Watchers};
+use crate::value::Value;
+
+/// What a Lua process's `process` functions act for: itself.
+#[derive(Clone)]
+pub struct Me {
+    pub kernel: Weak<Kernel>,
+    pub pid: Pid,
+    pub inbox: Mailbox,
+}
+
+impl Me {
+    fn kernel(&self) -> mlua::Result<std::sync::Arc<Kernel>> {
+        self.kernel
+            .upgrade()
+            .ok_or_else(|| mlua::Error::runtime("the runtime is shutting down"))
+    }
+}
+
+fn pid_arg(text: &str) -> mlua::Result<Pid> {
+    Pid::parse(text).ok_or_else(|| mlua::Error::runtime(format!("not a pid: {text:?}")))
+}
+
+fn timeout_arg(v: Option<LuaValue>) -> mlua::Result<Option<Duration>> {
+    match v {
+        None | Some(LuaValue::Nil) => Ok(None),
+        Some(v) => duration(&v).map(Some),
+    }
+}
+
+fn unix(at: SystemTime) -> f64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+/// The canonical event table, with the seed's flat fields (`type`, `value`, `error`)
+/// alongside `kind` and `result`.
+fn event_table(lua: &Lua, e: &Event) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    let kind_name = match e.kind {
+        EventKind::Exit => "EXIT",
+        EventKind::LinkDown => "LINK_DOWN",
+        EventKind::Cancel => "CANCEL",
+    };
+    let value = to_lua(lua, &e.result.value)?;
+    let result = lua.create_table()?;
+    result.set("value", value.clone())?;
+    result.set("error", e.result.error.clone())?;
+    t.set("type", kind_name)?;
+    t.set("kind", e.kind.topic())?;
+    t.set("from", e.from.to_string())?;
+    t.set("at", unix(e.at))?;
+    t.set("value", value)?;
+    t.set("error", e.result.error.clone())?;
+    if e.kind == EventKind::Cancel {
+        t.set("reason", e.result.error.clone())?;
+    }
+    t.set("result", result)?;
+    Ok(t)
+}
+
+fn message_table(lua: &Lua, m: &Message) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set("topic", m.topic.as_str())?;
+    t.set("payload", to_lua(lua, &m.payload)?)?;
+    t.set("from", m.from.as_ref().map(|p| p.to_string()))?;
+    Ok(t)
+}
+
+/// `process.events()` / `process.inbox()`: a channel with `:receive([timeout])`.
+struct Channel {
+    inbox: Mailbox,
+    messages: bool,
+}
+
+impl UserData for Channel {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_async_method(
+            "receive",
+            |lua, this, timeout: Option<LuaValue>| async move {
+                let timeout = timeout_arg(timeout)?;
+                let got = if this.messages {
+                    match this.inbox.next_message(timeout).await {
+                        Some(m) => LuaValue::Table(message_table(&lua, &m)?),
+                        None => LuaValue::Nil,
+                    }
+                } else {
+                    match this.inbox.next_event(timeout).await {
+                        Some(e) => LuaValue::Table(event_table(&lua, &e)?),
+                        None => LuaValue::Nil,
+                    }
+                };
+                Ok(got)
+            },
+        );
+    }
+}
+
+/// Spawn result in Lua's style: the pid, or nil and the error.
+type Spawned = (Option<String>, Option<String>);
+
+#[derive(Clone, Copy)]
+enum Watch {
+    None,
+    Monitor,
+    Link,
+}
+
+fn spawn(
+    me: &Me,
+    entry: &str,
+    host: &str,
+    args: Variadic<LuaValue>,
+    watch: Watch,
+) -> mlua::Result<Spawned> {
+    let kernel = me.kernel()?;
+    let values = args
+        .iter()
+        .map(from_lua)
+        .collect::<mlua::Result<Vec<Value>>>()?;
+    let watchers = match watch {
+        Watch::None => Watchers::default(),
+        Watch::Monitor => Watchers::monitor(&me.inbox),
+        Watch::Link => Watchers {
+            linked_pid: Some(me.pid.clone()),
+            ..Watchers::default()
+        },
+    };
+    match kernel.spawn(entry, host, values, watchers) {
+        Ok(pid) => {
+            if let Watch::Link = watch {
+                link_back(&kernel, me, &pid);
+            }
+            Ok((Some(pid.to_string()), None))
+        }
+        Err(e) => Ok((None, Some(e.to_string()))),
+    }
+}
+
+/// The other half of a link: when this process fails, `other` hears of it.
+fn link_back(kernel: &Kernel, me: &Me, other: &Pid) {
+    kernel.watch(
+        &me.pid,
+        Watchers {
+            linked_pid: Some(other.clone()),
+            ..Watchers::default()
+        },
+    );
+}
+
+pub fn module(lua: &Lua, me: Me) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    let event = lua.create_table()?;
+    event.set("EXIT", EventKind::Exit.topic())?;
+    event.set("LINK_DOWN", EventKind::LinkDown.topic())?;
+    event.set("CANCEL", EventKind::Cancel.topic())?;
+    t.set("event", event)?;
+
+    for (name, watch) in [
+        ("spawn", Watch::None),
+        ("spawn_monitored", Watch::Monitor),
+        ("spawn_linked", Watch::Link),
+    ] {
+        let me = me.clone();
+        t.set(
+            name,
+            lua.create_function(
+                move |_, (entry, host, args): (String, String, Variadic<LuaValue>)| {
+                    spawn(&me, &entry, &host, args, watch)
+                },
+            )?,
+        )?;
+    }
+
+    let m = me.clone();
+    t.set(
+        "pid",
+        lua.create_function(move |_, ()| Ok(m.pid.to_string()))?,
+    )?;
+
+    let m = me.clone();
+    t.set(
+        "send",
+        lua.create_function(
+            move |_, (pid, topic, payload): (String, String, Variadic<LuaValue>)| {
+                let payload = match payload.len() {
+                    0 => Value::Null,
+                    1 => from_lua(&payload[0])?,
+                    _ => Value::List(payload.iter().map(from_lua).collect::<mlua::Result<_>>()?),
+                };
+                let kernel = m.kernel()?;
+                Ok(
+                    match kernel.send(&pid_arg(&pid)?, Some(&m.pid), &topic, payload) {
+                        Ok(()) => (true, None),
+                        Err(e) => (false, Some(e.to_string())),
+                    },
+                )
+            },
+        )?,
+    )?;
+
+    let m = me.clone();
+    t.set(
+        "receive",
+        lua.create_async_function(move |lua, timeout: Option<LuaValue>| {
+            let inbox = m.inbox.clone();
+            async move {
+                let timeout = timeout_arg(timeout)?;
+                Ok(match inbox.next_event(timeout).await {
+                    Some(e) => LuaValue::Table(event_table(&lua, &e)?),
+                    None => LuaValue::Nil,
+                })
+            }
+        })?,
+    )?;
+
+    let m = me.clone();
+    t.set(
+        "events",
+        lua.create_function(move |_, ()| {
+            Ok(Channel {
+                inbox: m.inbox.clone(),
+                messages: false,
+            })
+        })?,
+    )?;
+    let m = me.clone();
+    t.set(
+        "inbox",
+        lua.create_function(move |_, ()| {
+            Ok(Channel {
+                inbox: m.inbox.clone(),
+                messages: true,
+            })
+        })?,
+    )?;
+
+    let m = me.clone();
+    t.set(
+        "terminate",
+        lua.create_function(move |_, pid: String| Ok(m.kernel()?.terminate(&pid_arg(&pid)?)))?,
+    )?;
+    let m = me.clone();
+    t.set(
+        "cancel",
+        lua.create_function(move |_, (pid, reason): (String, Option<String>)| {
+            let reason = reason.unwrap_or_else(|| "cancelled".to_owned());
+            Ok(m.kernel()?.cancel(&pid_arg(&pid)?, Some(&m.pid), &reason))
+        })?,
+    )?;
+    let m = me.clone();
+    t.set(
+        "monitor",
+        lua.create_function(move |_, pid: String| {
+            Ok(m.kernel()?
+                .watch(&pid_arg(&pid)?, Watchers::monitor(&m.inbox)))
+        })?,
+    )?;
+    let m = me.clone();
+    t.set(
+        "unmonitor",
+        lua.create_function(move |_, pid: String| {
+            Ok(m.kernel()?.unmonitor(&pid_arg(&pid)?, &m.inbox))
+        })?,
+    )?;
+    let m = me.clone();
+    t.set(
+        "link",
+        lua.create_function(move |_, pid: String| {
+            let (kernel, other) = (m.kernel()?, pid_arg(&pid)?);
+            let linked = kernel.watch(
+                &other,
+                Watchers {
+                    linked_pid: Some(m.pid.clone()),
+                    ..Watchers::default()
+                },
+            );
+            if linked {
+                link_back(&kernel, &m, &other);
+            }
+            Ok(linked)
+        })?,
+    )?;
+    let m = me;
+    t.set(
+        "unlink",
+        lua.create_function(move |_, pid: String| {
+            let (kernel, other) = (m.kernel()?, pid_arg(&pid)?);
+            kernel.unlink(&m.pid, &m.inbox, Some(&other));
+            Ok(kernel.unlink(&other, &m.inbox, Some(&m.pid)))
+        })?,
+    )?;
+    Ok(t)
+}
