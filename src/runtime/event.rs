@@ -126,6 +126,9 @@ struct Queues {
     messages: VecDeque<Message>,
     /// Tasks parked in an async receive, woken on any delivery.
     wakers: Vec<Waker>,
+    /// Threads blocked in `receive`: the condvar is signalled only when there are some
+    /// (a notify is a syscall even with nobody waiting).
+    blocked: usize,
 }
 
 #[derive(Default)]
@@ -145,6 +148,9 @@ impl fmt::Debug for Mailbox {
         f.write_str("Mailbox")
     }
 }
+
+/// Polls of the queue before a blocking receive sleeps (see `Mailbox::wait`).
+const SPIN_ROUNDS: u32 = 16;
 
 /// Which queue a receive reads.
 trait Queue: Sized {
@@ -169,12 +175,14 @@ impl Mailbox {
     }
 
     fn push(&self, put: impl FnOnce(&mut Queues)) {
-        let wakers = {
+        let (wakers, blocked) = {
             let mut q = self.0.queues.lock().unwrap();
             put(&mut q);
-            std::mem::take(&mut q.wakers)
+            (std::mem::take(&mut q.wakers), q.blocked)
         };
-        self.0.ready.notify_all();
+        if blocked > 0 {
+            self.0.ready.notify_all();
+        }
         for w in wakers {
             w.wake();
         }
@@ -190,6 +198,24 @@ impl Mailbox {
 
     fn wait<T: Queue>(&self, timeout: Duration) -> Option<T> {
         let deadline = Instant::now() + timeout;
+        // Events usually follow each other closely (a batch of spawns ending): spin, then
+        // yield, a little before sleeping on the condvar, whose wake is two syscalls and
+        // a context switch (crossbeam's backoff does the same).
+        for round in 0..SPIN_ROUNDS {
+            if let Some(item) = T::pop(&mut self.0.queues.lock().unwrap()) {
+                return Some(item);
+            }
+            if round < 6 {
+                for _ in 0..1 << round {
+                    std::hint::spin_loop();
+                }
+            } else {
+                std::thread::yield_now();
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
         let mut queues = self.0.queues.lock().unwrap();
         loop {
             if let Some(item) = T::pop(&mut queues) {
@@ -199,7 +225,9 @@ impl Mailbox {
             if left.is_zero() {
                 return None;
             }
+            queues.blocked += 1;
             queues = self.0.ready.wait_timeout(queues, left).unwrap().0;
+            queues.blocked -= 1;
         }
     }
 

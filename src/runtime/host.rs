@@ -222,7 +222,10 @@ impl Host {
                 let linked = host.finish(&pid, &result);
                 finished(&pid, &result, linked);
                 live.fetch_sub(1, Ordering::Release);
-                worker_inbox.wake();
+                // Only a closing worker waits for its last process to end.
+                if worker_inbox.closed.load(Ordering::Acquire) {
+                    worker_inbox.wake();
+                }
             })
             .detach();
         }));

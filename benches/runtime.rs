@@ -1,0 +1,297 @@
+//! Criterion benchmarks: every figure beside a baseline measured in the same run.
+//! `cargo bench --bench runtime`; the table in BENCHMARKS.md comes from `benches/run.sh`.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use criterion::{criterion_group, criterion_main, Criterion};
+use futures_lite::future::block_on;
+use wasmtime::{Config, Engine, Linker, Module, Store, Val};
+use wippy_wasm::engine::{self, EngineOptions};
+use wippy_wasm::event::Mailbox;
+use wippy_wasm::value::Value;
+
+const HOST: &str = "b:host";
+/// Processes per measured batch: spawns are pipelined, as a real spawner would.
+const BATCH: u64 = 500;
+
+/// Spawns `BATCH` processes through the public API and waits for every EXIT; returns the
+/// time per process.
+fn spawn_batches(
+    rt: &wippy_wasm::runtime::Runtime,
+    entry: &str,
+    args: &[Value],
+    iters: u64,
+) -> Duration {
+    let me = Mailbox::new();
+    let start = Instant::now();
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(BATCH);
+        for _ in 0..n {
+            rt.spawn_monitored(&me, entry, HOST, args.to_vec()).unwrap();
+        }
+        for _ in 0..n {
+            let e = me.receive(Duration::from_secs(60)).unwrap();
+            debug_assert!(e.result.error.is_none());
+        }
+        left -= n;
+    }
+    start.elapsed()
+}
+
+/// The engine our runtime builds, for the "bare wasmtime" baselines: same pooling, same
+/// fuel, same settings; only our layers are missing.
+fn our_engine() -> Engine {
+    engine::build(&EngineOptions {
+        max_instances: 2_000,
+        cache_dir: None,
+        ..EngineOptions::default()
+    })
+    .unwrap()
+}
+
+fn spawn_core(c: &mut Criterion) {
+    let mut g = c.benchmark_group("1_spawn_exit_core");
+    let engine = our_engine();
+    let module = Module::from_file(&engine, guests().join("worker.wasm")).unwrap();
+    let pre = Linker::<()>::new(&engine).instantiate_pre(&module).unwrap();
+    g.bench_function("bare_wasmtime_dynamic", |b| {
+        b.iter(|| {
+            block_on(async {
+                let mut store = Store::new(&engine, ());
+                store.set_fuel(u64::MAX).unwrap();
+                store.fuel_async_yield_interval(Some(100_000)).unwrap();
+                let instance = pre.instantiate_async(&mut store).await.unwrap();
+                let f = instance.get_func(&mut store, "compute").unwrap();
+                let mut out = [Val::I32(0)];
+                f.call_async(&mut store, &[Val::I32(6), Val::I32(7)], &mut out)
+                    .await
+                    .unwrap();
+                out[0].unwrap_i32()
+            })
+        })
+    });
+    g.bench_function("bare_wasmtime_typed", |b| {
+        b.iter(|| {
+            block_on(async {
+                let mut store = Store::new(&engine, ());
+                store.set_fuel(u64::MAX).unwrap();
+                store.fuel_async_yield_interval(Some(100_000)).unwrap();
+                let instance = pre.instantiate_async(&mut store).await.unwrap();
+                let f = instance
+                    .get_typed_func::<(i32, i32), i32>(&mut store, "compute")
+                    .unwrap();
+                f.call_async(&mut store, (6, 7)).await.unwrap()
+            })
+        })
+    });
+    let (rt, _d, _c) = runtime(&guest("worker", "worker.wasm", "compute", ""), 1, |_| {});
+    g.bench_function("wippy_spawn_monitored", |b| {
+        b.iter_custom(|iters| {
+            spawn_batches(&rt, "b:worker", &[Value::Int(6), Value::Int(7)], iters)
+        })
+    });
+    g.finish();
+}
+
+fn spawn_component(c: &mut Criterion) {
+    use wasmtime::component::{Component, Linker as CLinker, Val as CVal};
+    let mut g = c.benchmark_group("2_spawn_exit_component");
+    let engine = our_engine();
+    let component = Component::from_file(&engine, guests().join("component.wasm")).unwrap();
+    let pre = CLinker::<()>::new(&engine)
+        .instantiate_pre(&component)
+        .unwrap();
+    let export = component.get_export_index(None, "greet").unwrap();
+    g.bench_function("bare_wasmtime", |b| {
+        b.iter(|| {
+            block_on(async {
+                let mut store = Store::new(&engine, ());
+                store.set_fuel(u64::MAX).unwrap();
+                store.fuel_async_yield_interval(Some(100_000)).unwrap();
+                let instance = pre.instantiate_async(&mut store).await.unwrap();
+                let f = instance.get_func(&mut store, export).unwrap();
+                let mut out = [CVal::Bool(false)];
+                f.call_async(&mut store, &[CVal::String("x".into())], &mut out)
+                    .await
+                    .unwrap();
+                out
+            })
+        })
+    });
+    let (rt, _d, _c) = runtime(&guest("greet", "component.wasm", "greet", ""), 1, |_| {});
+    g.bench_function("wippy_spawn_monitored", |b| {
+        b.iter_custom(|iters| spawn_batches(&rt, "b:greet", &[Value::String("x".into())], iters))
+    });
+    g.finish();
+}
+
+/// Two guests that each burn `BURN` iterations, yielding every slice: ours interleaves
+/// them on one worker; the baseline runs the same calls back to back under `block_on`,
+/// which re-polls at once after each yield.
+fn step_switch(c: &mut Criterion) {
+    const BURN: i64 = 20_000_000;
+    let mut g = c.benchmark_group("3_step_switch");
+    g.sample_size(10);
+    let engine = our_engine();
+    let module = Module::from_file(&engine, guests().join("misbehave.wasm")).unwrap();
+    let pre = Linker::<()>::new(&engine).instantiate_pre(&module).unwrap();
+    g.bench_function("block_on_two_calls", |b| {
+        b.iter(|| {
+            for _ in 0..2 {
+                block_on(async {
+                    let mut store = Store::new(&engine, ());
+                    store.set_fuel(u64::MAX).unwrap();
+                    store.fuel_async_yield_interval(Some(100_000)).unwrap();
+                    let instance = pre.instantiate_async(&mut store).await.unwrap();
+                    let f = instance.get_func(&mut store, "burn").unwrap();
+                    let mut out = [Val::I32(0)];
+                    f.call_async(&mut store, &[Val::I32(BURN as i32)], &mut out)
+                        .await
+                        .unwrap();
+                })
+            }
+        })
+    });
+    let (rt, _d, _c) = runtime(&guest("burn", "misbehave.wasm", "burn", ""), 1, |_| {});
+    g.bench_function("wippy_two_processes_one_worker", |b| {
+        b.iter_custom(|iters| {
+            let me = Mailbox::new();
+            let start = Instant::now();
+            for _ in 0..iters {
+                for _ in 0..2 {
+                    rt.spawn_monitored(&me, "b:burn", HOST, vec![Value::Int(BURN)])
+                        .unwrap();
+                }
+                me.receive(Duration::from_secs(60)).unwrap();
+                me.receive(Duration::from_secs(60)).unwrap();
+            }
+            start.elapsed()
+        })
+    });
+    g.finish();
+}
+
+/// Compute kernels (C, wasi-libc) at the default fuel slice, against plain wasmtime
+/// with no fuel at all.
+fn fuel_overhead(c: &mut Criterion) {
+    let kernels: [(&str, i64); 4] = [
+        ("sieve", 2_000_000),
+        ("matmul", 120),
+        ("fnv", 10_000_000),
+        ("fib", 27),
+    ];
+    let plain = Engine::new(&Config::new()).unwrap();
+    let module = Module::from_file(&plain, guests().join("kernels.wasm")).unwrap();
+    // The same, metered: how much of the overhead is fuel itself.
+    let metered = Engine::new(Config::new().consume_fuel(true)).unwrap();
+    let metered_module = Module::from_file(&metered, guests().join("kernels.wasm")).unwrap();
+    let mut entries = String::new();
+    for (name, _) in kernels {
+        entries += &guest(name, "kernels.wasm", name, "");
+    }
+    let (rt, _d, _c) = runtime(&entries, 1, |_| {});
+    for (name, n) in kernels {
+        let mut g = c.benchmark_group(format!("4_fuel_overhead_{name}"));
+        g.sample_size(10);
+        g.bench_function("plain_wasmtime_no_fuel", |b| {
+            b.iter(|| {
+                let mut store = Store::new(&plain, ());
+                let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
+                let init = instance
+                    .get_typed_func::<(), ()>(&mut store, "_initialize")
+                    .unwrap();
+                init.call(&mut store, ()).unwrap();
+                let f = instance
+                    .get_typed_func::<i32, i32>(&mut store, name)
+                    .unwrap();
+                f.call(&mut store, n as i32).unwrap()
+            })
+        });
+        g.bench_function("plain_wasmtime_fuel_no_yield", |b| {
+            b.iter(|| {
+                let mut store = Store::new(&metered, ());
+                store.set_fuel(u64::MAX).unwrap();
+                let instance = wasmtime::Instance::new(&mut store, &metered_module, &[]).unwrap();
+                let init = instance
+                    .get_typed_func::<(), ()>(&mut store, "_initialize")
+                    .unwrap();
+                init.call(&mut store, ()).unwrap();
+                let f = instance
+                    .get_typed_func::<i32, i32>(&mut store, name)
+                    .unwrap();
+                f.call(&mut store, n as i32).unwrap()
+            })
+        });
+        g.bench_function("wippy_default_slice", |b| {
+            b.iter_custom(|iters| {
+                let me = Mailbox::new();
+                let start = Instant::now();
+                for _ in 0..iters {
+                    rt.spawn_monitored(&me, &format!("b:{name}"), HOST, vec![Value::Int(n)])
+                        .unwrap();
+                    me.receive(Duration::from_secs(60)).unwrap();
+                }
+                start.elapsed()
+            })
+        });
+        g.finish();
+    }
+}
+
+/// The slice size trade-off: overhead on a kernel at several slices (latency is the
+/// slice's duration, which the lateness bench measures).
+fn slice_sweep(c: &mut Criterion) {
+    let mut g = c.benchmark_group("4b_slice_sweep_sieve");
+    g.sample_size(10);
+    for slice in [10_000u64, 100_000, 1_000_000, 10_000_000] {
+        let (rt, _d, _c) = runtime(&guest("sieve", "kernels.wasm", "sieve", ""), 1, |o| {
+            o.fuel_slice = slice
+        });
+        g.bench_function(format!("slice_{slice}"), |b| {
+            b.iter_custom(|iters| {
+                let me = Mailbox::new();
+                let start = Instant::now();
+                for _ in 0..iters {
+                    rt.spawn_monitored(&me, "b:sieve", HOST, vec![Value::Int(2_000_000)])
+                        .unwrap();
+                    me.receive(Duration::from_secs(60)).unwrap();
+                }
+                start.elapsed()
+            })
+        });
+    }
+    g.finish();
+}
+
+/// Spawn throughput of a trivial process with one worker, then two.
+fn workers(c: &mut Criterion) {
+    let mut g = c.benchmark_group("8_spawn_throughput_workers");
+    for workers in [1, 2] {
+        let (rt, _d, _c) = runtime(
+            &guest("worker", "worker.wasm", "compute", ""),
+            workers,
+            |_| {},
+        );
+        g.bench_function(format!("workers_{workers}"), |b| {
+            b.iter_custom(|iters| {
+                spawn_batches(&rt, "b:worker", &[Value::Int(6), Value::Int(7)], iters)
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    spawn_core,
+    spawn_component,
+    step_switch,
+    fuel_overhead,
+    slice_sweep,
+    workers
+);
+criterion_main!(benches);
