@@ -34,6 +34,15 @@ pub fn runtime(
     workers: usize,
     tweak: impl FnOnce(&mut RuntimeOptions),
 ) -> (Runtime, tempfile::TempDir, tempfile::TempDir) {
+    try_runtime(entries, workers, tweak).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// As [`runtime`], returning the load error instead of panicking.
+pub fn try_runtime(
+    entries: &str,
+    workers: usize,
+    tweak: impl FnOnce(&mut RuntimeOptions),
+) -> Result<(Runtime, tempfile::TempDir, tempfile::TempDir), String> {
     let index = format!(
         "version: \"1.0\"\nnamespace: b\nentries:\n  - name: bin\n    kind: fs.directory\n    directory: {}\n  - name: host\n    kind: process.host\n    host:\n      workers: {workers}\n{entries}",
         guests().display()
@@ -50,8 +59,8 @@ pub fn runtime(
         ..RuntimeOptions::default()
     };
     tweak(&mut options);
-    let rt = Runtime::load(dir.path(), options).unwrap_or_else(|e| panic!("{e}"));
-    (rt, dir, cache)
+    let rt = Runtime::load(dir.path(), options).map_err(|e| e.to_string())?;
+    Ok((rt, dir, cache))
 }
 
 /// This process's resident set size, in bytes (Linux).

@@ -13,7 +13,7 @@ use wippy_wasm::value::Value;
 const HOST: &str = "b:host";
 
 fn fill(n: usize) {
-    let (rt, _d, _c) = runtime(
+    let made = try_runtime(
         &guest("sleeper", "sleeper.wasm", "nap", "    imports: [wasi1]\n"),
         1,
         |o| {
@@ -24,6 +24,17 @@ fn fill(n: usize) {
             o.engine.max_wasm_stack = 256 << 10;
         },
     );
+    let (rt, _d, _c) = match made {
+        Ok(made) => made,
+        Err(e) => {
+            let maps = std::fs::read_to_string("/proc/sys/vm/max_map_count").unwrap_or_default();
+            println!(
+                "density n={n}: cannot create a pool of {n} slots: {e} (vm.max_map_count = {}; each slot's stack guard page is a mapping)",
+                maps.trim()
+            );
+            return;
+        }
+    };
     let me = Mailbox::new();
     let before = rss_bytes();
     let start = Instant::now();
@@ -39,9 +50,9 @@ fn fill(n: usize) {
     // (or failed, which the mailbox tells).
     let last = last.unwrap();
     loop {
-        let stepped = rt.stats(&last).map_or(true, |s| {
-            s.steps.load(std::sync::atomic::Ordering::Relaxed) > 0
-        });
+        let stepped = rt
+            .stats(&last)
+            .is_none_or(|s| s.steps.load(std::sync::atomic::Ordering::Relaxed) > 0);
         if stepped {
             break;
         }

@@ -52,7 +52,7 @@ pub fn run(project: &Path, name: &str, args: &[String], flags: &FileFlags) -> Ex
         eprintln!("Error: commands need a process.host for the processes they spawn, and this project has none. Add one to an _index.yaml:\n\n  - name: processes\n    kind: process.host\n    host:\n      workers: 4\n");
         return ExitCode::FAILURE;
     }
-    let runtime = match Runtime::load(project, options()) {
+    let runtime = match Runtime::load(project, options(COMMAND_SLOTS)) {
         Ok(rt) => rt,
         Err(e) => {
             eprint!("Error: {e}");
@@ -64,16 +64,22 @@ pub fn run(project: &Path, name: &str, args: &[String], flags: &FileFlags) -> Ex
     exit_status(result, false)
 }
 
-fn options() -> RuntimeOptions {
+/// A pool of `slots` instances: each slot costs start-up time (its stack guard page is
+/// an mprotect call), so the CLI sizes the pool to what it runs.
+fn options(slots: u32) -> RuntimeOptions {
     RuntimeOptions {
         engine: wippy_wasm::engine::EngineOptions {
-            // A command runs a handful of processes; a small pool starts faster.
-            max_instances: 1_000,
+            max_instances: slots,
             ..Default::default()
         },
         ..Default::default()
     }
 }
+
+/// A command may be Lua fanning out to many workers at once.
+const COMMAND_SLOTS: u32 = 256;
+/// A file is one process (a wasm guest cannot spawn).
+const FILE_SLOTS: u32 = 2;
 
 fn run_file(file: &Path, args: &[String], flags: &FileFlags) -> ExitCode {
     if !file.is_file() {
@@ -87,7 +93,7 @@ fn run_file(file: &Path, args: &[String], flags: &FileFlags) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match Runtime::load(project.dir.path(), options()) {
+    let runtime = match Runtime::load(project.dir.path(), options(FILE_SLOTS)) {
         Ok(rt) => rt,
         Err(RuntimeError::Load(errors)) => {
             for p in &errors.problems {

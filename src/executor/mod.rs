@@ -2,6 +2,8 @@
 //!
 //! - **Run queue**: FIFO. Each round runs exactly the tasks queued when the round began,
 //!   so tasks that yield (a guest whose fuel slice ran out) interleave round-robin.
+//!   Timers jump the queue: a deadline that passes during a Step ends the round there,
+//!   and the tasks it wakes run next, so a sleeper is late by at most one Step.
 //! - **Timers**: a binary heap of deadlines on this thread ([`sleep_until`]).
 //! - **Wakes from other threads** (blocking file I/O, control commands) push onto a
 //!   locked queue and [`polling::Poller::notify`] the thread if it is parked.
@@ -70,6 +72,8 @@ struct Local {
 
 thread_local! {
     static CURRENT: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
+    /// Set while this thread fires due timers: the tasks they wake go to the front.
+    static TIMER_WAKE: Cell<bool> = const { Cell::new(false) };
 }
 
 /// A handle other threads use to run a closure-free wake: it only unparks the executor.
@@ -114,7 +118,13 @@ impl Executor {
     {
         let remote = self.remote.clone();
         let schedule = move |runnable: Runnable<u64>| {
-            remote.queue.lock().unwrap().push_back(runnable);
+            let mut queue = remote.queue.lock().unwrap();
+            if TIMER_WAKE.with(Cell::get) {
+                queue.push_front(runnable);
+            } else {
+                queue.push_back(runnable);
+            }
+            drop(queue);
             let _ = remote.poller.notify();
         };
         let (runnable, task) = async_task::Builder::new()
@@ -165,12 +175,12 @@ impl Executor {
     /// One round: run what is queued, fire due timers, and park if nothing is runnable
     /// (unless `keep_going`: the caller has more to do at once).
     fn turn(&self, keep_going: bool) {
-        let batch: Vec<Runnable<u64>> = {
+        let mut batch: VecDeque<Runnable<u64>> = {
             let mut q = self.remote.queue.lock().unwrap();
-            q.drain(..).collect()
+            std::mem::take(&mut *q)
         };
         let ran = !batch.is_empty();
-        for runnable in batch {
+        while let Some(runnable) = batch.pop_front() {
             let label = *runnable.metadata();
             self.local.running_label.set(label);
             if let Some(trace) = self.local.trace.borrow().as_ref() {
@@ -184,6 +194,18 @@ impl Executor {
             // A panicking task is caught inside async-task (`propagate_panic`); this
             // guard only protects the loop from a panic in a waker or drop.
             let _ = std::panic::catch_unwind(AssertUnwindSafe(|| runnable.run()));
+            // A timer that came due during this Step cuts the round short: the rest of
+            // the round goes back to the front of the queue, and the tasks the timer
+            // wakes go before it. A sleeper is then late by at most the one Step that
+            // was running when its deadline passed, not by a whole round.
+            if !batch.is_empty() && self.local.timer_due() {
+                let mut q = self.remote.queue.lock().unwrap();
+                while let Some(rest) = batch.pop_back() {
+                    q.push_front(rest);
+                }
+                drop(q);
+                break;
+            }
         }
         self.local.fire_timers();
         if ran || keep_going || !self.remote.queue.lock().unwrap().is_empty() {
@@ -230,12 +252,22 @@ impl Local {
         }
     }
 
+    fn timer_due(&self) -> bool {
+        let next = self.timers.borrow_mut().next_deadline();
+        next.is_some_and(|d| d <= self.now())
+    }
+
+    /// Wakes every task whose deadline has passed; they go to the front of the queue,
+    /// earliest deadline first.
     fn fire_timers(&self) {
         let now = self.now();
         let due = self.timers.borrow_mut().take_due(now);
-        for waker in due {
+        TIMER_WAKE.with(|t| t.set(true));
+        // Pushed to the front one by one: wake the latest first so the earliest runs first.
+        for waker in due.into_iter().rev() {
             waker.wake();
         }
+        TIMER_WAKE.with(|t| t.set(false));
     }
 }
 
