@@ -289,3 +289,31 @@ fn a_lua_syntax_error_or_missing_file_fails_the_load() {
         "{err}"
     );
 }
+
+#[test]
+fn a_scripts_own_coroutines_are_not_disturbed_by_preemption() {
+    // 100k iterations inside a coroutine cross many instruction slices: a preemption
+    // yield leaking into the coroutine would make resume return early, without "done".
+    let script = r#"
+return { main = function()
+  local co = coroutine.create(function()
+    local n = 0
+    for i = 1, 100000 do n = n + i end
+    coroutine.yield("first", n)
+    return "done"
+  end)
+  local _, a, n = coroutine.resume(co)
+  local _, b = coroutine.resume(co)
+  return { a = a, n = n, b = b }
+end }
+"#;
+    let rt = runtime(&lua("co", script));
+    assert_eq!(
+        run_to_exit(&rt, "t:co", vec![]).value,
+        map(&[
+            ("a", Value::String("first".into())),
+            ("n", Value::Int(5_000_050_000)),
+            ("b", Value::String("done".into())),
+        ])
+    );
+}

@@ -156,11 +156,41 @@ fn new_state(ctx: &ProcessCtx, kernel: Weak<Kernel>) -> mlua::Result<Lua> {
             Ok(())
         })?,
     )?;
+    // Preemption: every INSTRUCTION_SLICE instructions, the thread our executor drives
+    // yields (one Step). A script's own coroutine must not: a yield there would return
+    // to its resumer as if the coroutine had yielded. A busy coroutine is not preempted,
+    // but a kill still ends it (the hook raises an error until it unwinds).
+    let kill = ctx.kill.clone();
     lua.set_global_hook(
         mlua::HookTriggers::new().every_nth_instruction(INSTRUCTION_SLICE),
-        |_, _| Ok(mlua::VmState::Yield),
+        move |lua, _| {
+            let driving = lua
+                .app_data_ref::<Driver>()
+                .is_some_and(|d| d.0 == lua.current_thread());
+            if driving {
+                Ok(mlua::VmState::Yield)
+            } else if kill.is_killed() {
+                Err(mlua::Error::runtime("process terminated"))
+            } else {
+                Ok(mlua::VmState::Continue)
+            }
+        },
     )?;
     Ok(lua)
+}
+
+/// The Lua thread our executor drives (the one that may yield to it).
+struct Driver(mlua::Thread);
+
+/// Runs `f(args)` on a new Lua thread driven by our executor.
+async fn drive<R: mlua::FromLuaMulti>(
+    lua: &Lua,
+    f: Function,
+    args: impl mlua::IntoLuaMulti,
+) -> mlua::Result<R> {
+    let thread = lua.create_thread(f)?;
+    lua.set_app_data(Driver(thread.clone()));
+    thread.into_async(args)?.await
 }
 
 async fn call(
@@ -174,7 +204,7 @@ async fn call(
         .load(&script.source)
         .set_name(&script.name)
         .into_function()?;
-    let returned: LuaValue = chunk.call_async(()).await?;
+    let returned: LuaValue = drive(&lua, chunk, ()).await?;
     let main: Option<Function> = match &returned {
         LuaValue::Table(t) => t.get(script.method.as_str())?,
         LuaValue::Function(f) if script.method == "main" => Some(f.clone()),
@@ -198,7 +228,7 @@ async fn call(
         call_args.push(to_lua(&lua, a)?);
     }
     let xpcall: Function = lua.globals().get("xpcall")?;
-    let mut out: Variadic<LuaValue> = xpcall.call_async(Variadic::from_iter(call_args)).await?;
+    let mut out: Variadic<LuaValue> = drive(&lua, xpcall, Variadic::from_iter(call_args)).await?;
     if out.is_empty() {
         return Ok(ExitResult::ok(Value::Null));
     }

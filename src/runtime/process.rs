@@ -57,6 +57,10 @@ impl KillSwitch {
         }
     }
 
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
     fn reason(&self) -> String {
         self.reason
             .lock()
