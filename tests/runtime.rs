@@ -511,3 +511,52 @@ fn max_stack_bytes_is_honoured_at_or_above_the_runtime_stack_and_refused_below_i
     let rt = Runtime::load(dir.path(), opts).unwrap();
     assert!(error_of(&rt, "t:small", vec![Value::Int(0)]).contains("stack overflow"));
 }
+
+#[test]
+fn counters_are_readable_while_running_and_reported_in_the_exit_event() {
+    use wippy_wasm::runtime::Phase;
+    let entries = misbehave("burn", "burn", "")
+        + &misbehave("bomb", "bomb", "    limits:\n      memory_bytes: 4194304\n")
+        + &guest("sleeper", "sleeper.wasm", "nap", "    imports: [wasi1]\n");
+    let rt = runtime(&entries);
+    let me = Mailbox::new();
+    rt.spawn_monitored(&me, "t:burn", HOST, vec![Value::Int(200_000_000)])
+        .unwrap();
+    let exit = me.receive(WAIT).unwrap();
+    assert_eq!(
+        exit.result.value,
+        Value::Int(200_000_000),
+        "{:?}",
+        exit.result
+    );
+    let stats = exit.stats.expect("EXIT carries the counters");
+    assert!(
+        stats.steps > 1,
+        "a long burn takes several Steps: {stats:?}"
+    );
+    assert!(stats.fuel_used > 20_000_000, "{stats:?}");
+    assert!(
+        stats.cpu > Duration::ZERO && stats.wall >= stats.cpu,
+        "{stats:?}"
+    );
+
+    rt.spawn_monitored(&me, "t:bomb", HOST, vec![]).unwrap();
+    let bomb = me.receive(WAIT).unwrap().stats.unwrap();
+    // 1 page, grown 16 at a time: 17, 33, 49 pages fit in 4 MiB; 65 does not.
+    assert_eq!(bomb.peak_memory, 49 * 65536, "{bomb:?}");
+
+    // A parked process is Waiting, readable from outside while it sleeps.
+    let pid = rt
+        .spawn_monitored(&me, "t:sleeper", HOST, vec![Value::Int(3_600_000)])
+        .unwrap();
+    let stats = rt.stats(&pid).unwrap();
+    while stats.steps.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        std::thread::yield_now();
+    }
+    while stats.phase() != Phase::Waiting {
+        std::thread::yield_now();
+    }
+    rt.terminate(&pid);
+    me.receive(WAIT).unwrap();
+    assert_eq!(stats.phase(), Phase::Closed);
+}

@@ -131,6 +131,7 @@ fn an_async_receive_times_out_on_virtual_time_or_gets_what_arrives() {
             from: pid,
             at: std::time::SystemTime::now(),
             result: ExitResult::ok(crate::value::Value::Int(1)),
+            stats: None,
         });
     })
     .detach();

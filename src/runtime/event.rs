@@ -109,6 +109,8 @@ pub struct Event {
     pub at: SystemTime,
     /// For EXIT and LINK_DOWN, how `from` ended; for CANCEL, `error` holds the reason.
     pub result: ExitResult,
+    /// For EXIT and LINK_DOWN: what the process used (Steps, fuel, memory, time).
+    pub stats: Option<crate::runtime::process::StatsSnapshot>,
 }
 
 /// A message sent with `send(pid, topic, payload)`.

@@ -238,11 +238,14 @@ impl Host {
         let Some(record) = self.table.lock().unwrap().remove(&pid.n) else {
             return Vec::new();
         };
+        record.stats.set_phase(super::process::Phase::Closed);
+        let stats = Some(record.stats.snapshot());
         let event = |kind| Event {
             kind,
             from: pid.clone(),
             at: SystemTime::now(),
             result: result.clone(),
+            stats,
         };
         for m in &record.monitors {
             m.deliver(event(EventKind::Exit));
@@ -274,6 +277,7 @@ impl Host {
                 from: from.clone(),
                 at: SystemTime::now(),
                 result: ExitResult::failed(reason),
+                stats: None,
             }),
             None => r.kill.kill(&format!("process cancelled: {reason}")),
         })
@@ -289,6 +293,7 @@ impl Host {
                 from: from.clone(),
                 at: SystemTime::now(),
                 result: result.clone(),
+                stats: None,
             }),
             None => r.kill.kill(&format!("linked process {from} failed")),
         });

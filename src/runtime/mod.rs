@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 pub use host::{Body, Host, ProcessCtx, SendError, Watchers, SHUTDOWN};
 pub use kernel::Kernel;
-pub use process::{Args, ProcessStats, RunSettings};
+pub use process::{Args, Phase, ProcessStats, RunSettings, StatsSnapshot};
 
 use crate::binary::CompileCache;
 use crate::engine::EngineOptions;

@@ -12,7 +12,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -27,13 +27,78 @@ use super::wasi::build_wasi;
 use crate::executor;
 use crate::value::{self, Value};
 
-/// Counters readable while the process runs, and reported when it ends.
-#[derive(Debug, Default)]
+/// Counters readable while the process runs, and reported in its EXIT event.
+#[derive(Debug)]
 pub struct ProcessStats {
     pub steps: AtomicU64,
+    /// Set when the call returns or traps (a terminated call is not asked).
     pub fuel_used: AtomicU64,
+    /// Largest linear memory, in bytes, updated as it grows.
     pub peak_memory: AtomicU64,
+    /// Time spent inside Steps.
     pub cpu_nanos: AtomicU64,
+    phase: AtomicU8,
+    started: Instant,
+}
+
+/// Where a process is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Spawned, not yet run.
+    Init,
+    /// Inside a Step.
+    Running,
+    /// Between Steps: yielded at the end of a slice, or parked on a timer or I/O.
+    Waiting,
+    Closed,
+}
+
+/// The counters at one moment (in EXIT events, at the end).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub steps: u64,
+    pub fuel_used: u64,
+    pub peak_memory: u64,
+    pub cpu: Duration,
+    pub wall: Duration,
+}
+
+impl Default for ProcessStats {
+    fn default() -> Self {
+        Self {
+            steps: AtomicU64::new(0),
+            fuel_used: AtomicU64::new(0),
+            peak_memory: AtomicU64::new(0),
+            cpu_nanos: AtomicU64::new(0),
+            phase: AtomicU8::new(Phase::Init as u8),
+            started: Instant::now(),
+        }
+    }
+}
+
+impl ProcessStats {
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Acquire) {
+            0 => Phase::Init,
+            1 => Phase::Running,
+            2 => Phase::Waiting,
+            _ => Phase::Closed,
+        }
+    }
+
+    pub(crate) fn set_phase(&self, phase: Phase) {
+        self.phase.store(phase as u8, Ordering::Release);
+    }
+
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            steps: self.steps.load(Ordering::Relaxed),
+            fuel_used: self.fuel_used.load(Ordering::Relaxed),
+            peak_memory: self.peak_memory.load(Ordering::Relaxed),
+            cpu: Duration::from_nanos(self.cpu_nanos.load(Ordering::Relaxed)),
+            wall: self.started.elapsed(),
+        }
+    }
 }
 
 /// Cross-thread request to stop: set the flag and the reason, wake the task.
@@ -180,7 +245,7 @@ async fn init_and_call(
                 .memory_bytes
                 .map(|b| b as usize)
                 .unwrap_or(DEFAULT_MEMORY_LIMIT),
-            peak: 0,
+            stats: stats.clone(),
         },
         http: prepared
             .http
@@ -254,9 +319,6 @@ async fn init_and_call(
         budget.saturating_sub(store.get_fuel().unwrap_or(budget)),
         Ordering::Relaxed,
     );
-    stats
-        .peak_memory
-        .store(store.data().memory.peak as u64, Ordering::Relaxed);
     result
 }
 
@@ -316,11 +378,16 @@ impl Future for Race<'_> {
             }
         }
         self.stats.steps.fetch_add(1, Ordering::Relaxed);
+        self.stats.set_phase(Phase::Running);
         let started = Instant::now();
         let polled = self.call.as_mut().poll(cx);
         self.stats
             .cpu_nanos
             .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.stats.set_phase(match polled {
+            Poll::Pending => Phase::Waiting,
+            Poll::Ready(_) => Phase::Closed,
+        });
         polled
     }
 }

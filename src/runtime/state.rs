@@ -66,7 +66,8 @@ impl ProcessState {
 /// (which most guests turn into an opaque abort).
 pub struct MemoryLimiter {
     pub limit: usize,
-    pub peak: usize,
+    /// Where the peak is kept, readable while the process runs.
+    pub stats: std::sync::Arc<super::process::ProcessStats>,
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
@@ -82,7 +83,9 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
                 self.limit
             )));
         }
-        self.peak = self.peak.max(desired);
+        self.stats
+            .peak_memory
+            .fetch_max(desired as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(true)
     }
 
