@@ -189,6 +189,13 @@ fn fuel_overhead(c: &mut Criterion) {
     // The same, metered: how much of the overhead is fuel itself.
     let metered = Engine::new(Config::new().consume_fuel(true)).unwrap();
     let metered_module = Module::from_file(&metered, guests().join("kernels.wasm")).unwrap();
+    // Our engine (pooling, fuel, yields every 100k) driven by `block_on`: the engine's
+    // share of the overhead, without our scheduler or the cross-thread round trip.
+    let ours = our_engine();
+    let ours_module = Module::from_file(&ours, guests().join("kernels.wasm")).unwrap();
+    let ours_pre = Linker::<()>::new(&ours)
+        .instantiate_pre(&ours_module)
+        .unwrap();
     let mut entries = String::new();
     for (name, _) in kernels {
         entries += &guest(name, "kernels.wasm", name, "");
@@ -224,6 +231,24 @@ fn fuel_overhead(c: &mut Criterion) {
                     .get_typed_func::<i32, i32>(&mut store, name)
                     .unwrap();
                 f.call(&mut store, n as i32).unwrap()
+            })
+        });
+        g.bench_function("our_engine_block_on", |b| {
+            b.iter(|| {
+                block_on(async {
+                    let mut store = Store::new(&ours, ());
+                    store.set_fuel(u64::MAX).unwrap();
+                    store.fuel_async_yield_interval(Some(100_000)).unwrap();
+                    let instance = ours_pre.instantiate_async(&mut store).await.unwrap();
+                    let init = instance.get_func(&mut store, "_initialize").unwrap();
+                    init.call_async(&mut store, &[], &mut []).await.unwrap();
+                    let f = instance.get_func(&mut store, name).unwrap();
+                    let mut out = [Val::I32(0)];
+                    f.call_async(&mut store, &[Val::I32(n as i32)], &mut out)
+                        .await
+                        .unwrap();
+                    out[0].unwrap_i32()
+                })
             })
         });
         g.bench_function("wippy_default_slice", |b| {
