@@ -181,6 +181,8 @@ fn bad_arguments_fail_the_process_with_a_clear_error() {
 
 #[test]
 fn ten_thousand_spawn_exit_cycles_leave_the_table_empty() {
+    // The pool has 128 slots: if Close leaked an instance slot, spawns would start
+    // failing long before 10,000 (so memory stays flat by construction).
     let rt = runtime(&misbehave("burn", "burn", ""));
     let me = Mailbox::new();
     for _batch in 0..100 {
