@@ -59,11 +59,26 @@ impl Project {
         engine: &Engine,
         cache: &CompileCache,
     ) -> (Result<Project, LoadErrors>, Vec<Warning>) {
+        Self::load_selected(root, engine, cache, None)
+    }
+
+    /// As [`Project::load_with_warnings`], but only the wasm entries in `only` (when
+    /// given) are read, verified and compiled: the registry is still loaded and checked
+    /// whole. For running one command without compiling what it will not run.
+    pub fn load_selected(
+        root: &Path,
+        engine: &Engine,
+        cache: &CompileCache,
+        only: Option<&[EntryId]>,
+    ) -> (Result<Project, LoadErrors>, Vec<Warning>) {
         let mut diags = Diagnostics::default();
         let registry = Registry::load_into(root, &mut diags);
         let mut verified = Vec::new();
         if diags.problems.is_empty() {
             for (entry, wasm) in registry.wasm_entries() {
+                if only.is_some_and(|only| !only.contains(&entry.id)) {
+                    continue;
+                }
                 let at = Location::entry(&entry.file, &entry.id);
                 match read_and_verify(&registry, wasm) {
                     Ok((bytes, sha, kind)) => verified.push(Verified {

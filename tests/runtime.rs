@@ -562,3 +562,32 @@ fn counters_are_readable_while_running_and_reported_in_the_exit_event() {
     me.receive(WAIT).unwrap();
     assert_eq!(stats.phase(), Phase::Closed);
 }
+
+#[test]
+fn a_runtime_limited_to_some_entries_compiles_nothing_else() {
+    let entries = guest("worker", "worker.wasm", "compute", "")
+        + &guest("greeter", "component.wasm", "greet", "")
+        + &misbehave("spin", "spin", "");
+    let rt = runtime_with(&entries, |o| {
+        o.only = Some(vec![
+            wippy_wasm::registry::EntryId::parse("t:worker").unwrap()
+        ])
+    });
+    let compiled = &rt.cache().stats;
+    let count = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        count(&compiled.misses) + count(&compiled.hits),
+        1,
+        "one binary made ready"
+    );
+    assert_eq!(
+        run_to_exit(&rt, "t:worker", vec![Value::Int(6), Value::Int(7)]).value,
+        Value::Int(42)
+    );
+    assert_eq!(
+        rt.spawn("t:greeter", HOST, vec![]),
+        Err(wippy_wasm::runtime::SpawnError::UnknownEntry(
+            "t:greeter".into()
+        ))
+    );
+}

@@ -52,7 +52,13 @@ pub fn run(project: &Path, name: &str, args: &[String], flags: &FileFlags) -> Ex
         eprintln!("Error: commands need a process.host for the processes they spawn, and this project has none. Add one to an _index.yaml:\n\n  - name: processes\n    kind: process.host\n    host:\n      workers: 4\n");
         return ExitCode::FAILURE;
     }
-    let runtime = match Runtime::load(project, options(COMMAND_SLOTS)) {
+    // A wasm command runs only itself (a wasm guest cannot spawn): compile nothing else.
+    // A Lua command may spawn any entry, so everything is made ready.
+    let mut options = options(COMMAND_SLOTS);
+    if matches!(entry.config, EntryConfig::Wasm(_)) {
+        options.only = Some(vec![entry.id.clone()]);
+    }
+    let runtime = match Runtime::load(project, options) {
         Ok(rt) => rt,
         Err(e) => {
             eprint!("Error: {e}");

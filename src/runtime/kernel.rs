@@ -36,7 +36,7 @@ impl Kernel {
         let engine =
             engine::build(&options.engine).map_err(|e| RuntimeError::Setup(format!("{e:#}")))?;
         let cache = CompileCache::new(&engine, options.engine.cache_dir.clone());
-        let project = Project::load(root, &engine, &cache)?;
+        let project = Project::load_selected(root, &engine, &cache, options.only.as_deref()).0?;
         let mut prepared = HashMap::new();
         let mut problems = Vec::new();
         for (entry, wasm) in project.registry.wasm_entries() {
@@ -47,7 +47,9 @@ impl Kernel {
                 ));
                 continue;
             }
-            let program = &project.programs[&entry.id];
+            let Some(program) = project.programs.get(&entry.id) else {
+                continue; // not selected (RuntimeOptions::only)
+            };
             match prepared::prepare(&engine, program, wasm) {
                 Ok(p) => {
                     prepared.insert(entry.id.clone(), Arc::new(p));

@@ -52,6 +52,8 @@ pub struct RuntimeOptions {
     pub trace: bool,
     /// Where guests' output goes under a `process.host`.
     pub log: GuestLog,
+    /// Compile only these wasm entries (the others cannot be spawned); `None`: all.
+    pub only: Option<Vec<crate::registry::EntryId>>,
 }
 
 impl Default for RuntimeOptions {
@@ -62,6 +64,7 @@ impl Default for RuntimeOptions {
             clock: ClockKind::Real,
             trace: false,
             log: GuestLog::default(),
+            only: None,
         }
     }
 }
