@@ -42,6 +42,34 @@ fn spawn_batches(
     start.elapsed()
 }
 
+/// Spawns one process at a time and waits for its EXIT (for calls long enough that
+/// pipelining would not change the figure).
+fn spawn_each(
+    rt: &wippy_wasm::runtime::Runtime,
+    entry: &str,
+    args: &[Value],
+    iters: u64,
+) -> Duration {
+    let me = Mailbox::new();
+    let start = Instant::now();
+    for _ in 0..iters {
+        rt.spawn_monitored(&me, entry, HOST, args.to_vec()).unwrap();
+        me.receive(Duration::from_secs(60)).unwrap();
+    }
+    start.elapsed()
+}
+
+/// A store set up as our runtime sets up a process's: unlimited fuel, yielding every
+/// default slice.
+fn sliced_store(engine: &Engine) -> Store<()> {
+    let mut store = Store::new(engine, ());
+    store.set_fuel(u64::MAX).unwrap();
+    store
+        .fuel_async_yield_interval(Some(wippy_wasm::runtime::DEFAULT_FUEL_SLICE))
+        .unwrap();
+    store
+}
+
 /// The engine our runtime builds, for the "bare wasmtime" baselines: same pooling, same
 /// fuel, same settings; only our layers are missing.
 fn our_engine() -> Engine {
@@ -61,9 +89,7 @@ fn spawn_core(c: &mut Criterion) {
     g.bench_function("bare_wasmtime_dynamic", |b| {
         b.iter(|| {
             block_on(async {
-                let mut store = Store::new(&engine, ());
-                store.set_fuel(u64::MAX).unwrap();
-                store.fuel_async_yield_interval(Some(100_000)).unwrap();
+                let mut store = sliced_store(&engine);
                 let instance = pre.instantiate_async(&mut store).await.unwrap();
                 let f = instance.get_func(&mut store, "compute").unwrap();
                 let mut out = [Val::I32(0)];
@@ -77,9 +103,7 @@ fn spawn_core(c: &mut Criterion) {
     g.bench_function("bare_wasmtime_typed", |b| {
         b.iter(|| {
             block_on(async {
-                let mut store = Store::new(&engine, ());
-                store.set_fuel(u64::MAX).unwrap();
-                store.fuel_async_yield_interval(Some(100_000)).unwrap();
+                let mut store = sliced_store(&engine);
                 let instance = pre.instantiate_async(&mut store).await.unwrap();
                 let f = instance
                     .get_typed_func::<(i32, i32), i32>(&mut store, "compute")
@@ -109,9 +133,7 @@ fn spawn_component(c: &mut Criterion) {
     g.bench_function("bare_wasmtime", |b| {
         b.iter(|| {
             block_on(async {
-                let mut store = Store::new(&engine, ());
-                store.set_fuel(u64::MAX).unwrap();
-                store.fuel_async_yield_interval(Some(100_000)).unwrap();
+                let mut store = sliced_store(&engine);
                 let instance = pre.instantiate_async(&mut store).await.unwrap();
                 let f = instance.get_func(&mut store, export).unwrap();
                 let mut out = [CVal::Bool(false)];
@@ -143,9 +165,7 @@ fn step_switch(c: &mut Criterion) {
         b.iter(|| {
             for _ in 0..2 {
                 block_on(async {
-                    let mut store = Store::new(&engine, ());
-                    store.set_fuel(u64::MAX).unwrap();
-                    store.fuel_async_yield_interval(Some(100_000)).unwrap();
+                    let mut store = sliced_store(&engine);
                     let instance = pre.instantiate_async(&mut store).await.unwrap();
                     let f = instance.get_func(&mut store, "burn").unwrap();
                     let mut out = [Val::I32(0)];
@@ -236,9 +256,7 @@ fn fuel_overhead(c: &mut Criterion) {
         g.bench_function("our_engine_block_on", |b| {
             b.iter(|| {
                 block_on(async {
-                    let mut store = Store::new(&ours, ());
-                    store.set_fuel(u64::MAX).unwrap();
-                    store.fuel_async_yield_interval(Some(100_000)).unwrap();
+                    let mut store = sliced_store(&ours);
                     let instance = ours_pre.instantiate_async(&mut store).await.unwrap();
                     let init = instance.get_func(&mut store, "_initialize").unwrap();
                     init.call_async(&mut store, &[], &mut []).await.unwrap();
@@ -251,17 +269,9 @@ fn fuel_overhead(c: &mut Criterion) {
                 })
             })
         });
+        let entry = format!("b:{name}");
         g.bench_function("wippy_default_slice", |b| {
-            b.iter_custom(|iters| {
-                let me = Mailbox::new();
-                let start = Instant::now();
-                for _ in 0..iters {
-                    rt.spawn_monitored(&me, &format!("b:{name}"), HOST, vec![Value::Int(n)])
-                        .unwrap();
-                    me.receive(Duration::from_secs(60)).unwrap();
-                }
-                start.elapsed()
-            })
+            b.iter_custom(|iters| spawn_each(&rt, &entry, &[Value::Int(n)], iters))
         });
         g.finish();
     }
@@ -277,16 +287,7 @@ fn slice_sweep(c: &mut Criterion) {
             o.fuel_slice = slice
         });
         g.bench_function(format!("slice_{slice}"), |b| {
-            b.iter_custom(|iters| {
-                let me = Mailbox::new();
-                let start = Instant::now();
-                for _ in 0..iters {
-                    rt.spawn_monitored(&me, "b:sieve", HOST, vec![Value::Int(2_000_000)])
-                        .unwrap();
-                    me.receive(Duration::from_secs(60)).unwrap();
-                }
-                start.elapsed()
-            })
+            b.iter_custom(|iters| spawn_each(&rt, "b:sieve", &[Value::Int(2_000_000)], iters))
         });
     }
     g.finish();

@@ -29,6 +29,17 @@ fn done(out: Output) -> Run {
     }
 }
 
+/// `wippy <args...>`, with a private compile cache.
+fn cli(args: &[&str]) -> Run {
+    let (mut cmd, _cache) = wippy();
+    done(cmd.args(args).output().unwrap())
+}
+
+/// A committed guest's path, as an argument.
+fn guest_file(name: &str) -> String {
+    guests().join(name).display().to_string()
+}
+
 /// `wippy --project <project> <args...>`.
 fn run_in(project: &std::path::Path, args: &[&str]) -> Run {
     let (mut cmd, _cache) = wippy();
@@ -155,17 +166,17 @@ fn a_missing_host_is_named_with_the_yaml_to_add() {
 #[test]
 fn a_file_runs_directly_with_dir_env_and_invoke() {
     let data = tempfile::tempdir().unwrap();
-    let probe = guests().join("wasi_probe.wasm");
-    let (mut cmd, _c) = wippy();
-    let r = done(
-        cmd.arg("run")
-            .arg(format!("--dir={}::/data", data.path().display()))
-            .args(["--env", "GREETING=hi"])
-            .arg(&probe)
-            .args(["files", "/data"])
-            .output()
-            .unwrap(),
-    );
+    let probe = guest_file("wasi_probe.wasm");
+    let dir = format!("--dir={}::/data", data.path().display());
+    let r = cli(&[
+        "run",
+        &dir,
+        "--env",
+        "GREETING=hi",
+        &probe,
+        "files",
+        "/data",
+    ]);
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert!(
         r.stdout.starts_with("write ok\nread hello\n"),
@@ -174,43 +185,23 @@ fn a_file_runs_directly_with_dir_env_and_invoke() {
     );
     assert!(r.stdout.ends_with("rename ok\nunlink ok\n"), "{}", r.stdout);
 
-    let (mut cmd, _c) = wippy();
-    let r = done(
-        cmd.args(["run", "--env", "GREETING=hi"])
-            .arg(&probe)
-            .args(["env", "GREETING"])
-            .output()
-            .unwrap(),
-    );
+    let r = cli(&["run", "--env", "GREETING=hi", &probe, "env", "GREETING"]);
     assert_eq!(r.stdout, "env GREETING=hi\n");
 
     // --invoke prints the value, as `wasmtime run` does; the status follows SPEC §6.
-    let (mut cmd, _c) = wippy();
-    let r = done(
-        cmd.args(["run", "--invoke", "compute"])
-            .arg(guests().join("worker.wasm"))
-            .args(["6", "7"])
-            .output()
-            .unwrap(),
-    );
+    let worker = guest_file("worker.wasm");
+    let r = cli(&["run", "--invoke", "compute", &worker, "6", "7"]);
     assert_eq!((r.status, r.stdout.as_str()), (42, "42\n"));
     // A component's run export by default is wasi:cli/run; a custom export by --invoke.
-    let (mut cmd, _c) = wippy();
-    let r = done(
-        cmd.args(["run", "--invoke", "greet"])
-            .arg(guests().join("component.wasm"))
-            .arg("Bo")
-            .output()
-            .unwrap(),
-    );
+    let r = cli(&[
+        "run",
+        "--invoke",
+        "greet",
+        &guest_file("component.wasm"),
+        "Bo",
+    ]);
     assert_eq!((r.status, r.stdout.as_str()), (0, "Hello, Bo!\n"));
-    let (mut cmd, _c) = wippy();
-    let r = done(
-        cmd.args(["run", "--invoke", "nope"])
-            .arg(guests().join("worker.wasm"))
-            .output()
-            .unwrap(),
-    );
+    let r = cli(&["run", "--invoke", "nope", &worker]);
     assert_eq!(r.status, 1);
     assert!(
         r.stderr.contains("method not found") && r.stderr.contains("--invoke"),
@@ -218,13 +209,8 @@ fn a_file_runs_directly_with_dir_env_and_invoke() {
         r.stderr
     );
     // Limits.
-    let (mut cmd, _c) = wippy();
-    let r = done(
-        cmd.args(["run", "--invoke", "spin", "--fuel", "100000"])
-            .arg(guests().join("misbehave.wasm"))
-            .output()
-            .unwrap(),
-    );
+    let misbehave = guest_file("misbehave.wasm");
+    let r = cli(&["run", "--invoke", "spin", "--fuel", "100000", &misbehave]);
     assert_eq!(r.status, 1);
     assert!(r.stderr.contains("fuel limit exceeded"), "{}", r.stderr);
 }
@@ -234,42 +220,28 @@ fn bad_files_and_flags_get_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("notes.wasm");
     std::fs::write(&text, "hello").unwrap();
-    let (mut cmd, _c) = wippy();
-    let r = done(cmd.arg("run").arg(&text).output().unwrap());
+    let r = cli(&["run", &text.display().to_string()]);
     assert_eq!(r.status, 1);
     assert!(
         r.stderr.contains("not a WebAssembly binary"),
         "{}",
         r.stderr
     );
-    let (mut cmd, _c) = wippy();
-    let r = done(cmd.args(["run", "missing.wasm"]).output().unwrap());
+    let r = cli(&["run", "missing.wasm"]);
     assert_eq!(r.stderr, "Error: file not found: missing.wasm\n");
-    let (mut cmd, _c) = wippy();
-    let r = done(
-        cmd.args(["run", "--env", "NOEQUALS", "x.wasm"])
-            .output()
-            .unwrap(),
-    );
+    let r = cli(&["run", "--env", "NOEQUALS", "x.wasm"]);
     assert_eq!(r.status, 2, "clap's usage error");
     assert!(r.stderr.contains("expected NAME=VALUE"), "{}", r.stderr);
-    let (mut cmd, _c) = wippy();
-    let r = done(
-        cmd.args(["run", "--dir", "/definitely/not/here"])
-            .arg(guests().join("wasi_probe.wasm"))
-            .output()
-            .unwrap(),
-    );
+    let probe = guest_file("wasi_probe.wasm");
+    let r = cli(&["run", "--dir", "/definitely/not/here", &probe]);
     assert!(r.stderr.contains("is not a directory"), "{}", r.stderr);
 }
 
 #[test]
 fn version_help_and_check() {
-    let (mut cmd, _c) = wippy();
-    let r = done(cmd.arg("--version").output().unwrap());
+    let r = cli(&["--version"]);
     assert_eq!(r.stdout, format!("wippy {}\n", env!("CARGO_PKG_VERSION")));
-    let (mut cmd, _c) = wippy();
-    let r = done(cmd.args(["run", "--help"]).output().unwrap());
+    let r = cli(&["run", "--help"]);
     assert!(r.stdout.contains("--invoke") && r.stdout.contains("Examples:"));
     let r = examples(&["check"]);
     assert_eq!(r.status, 0, "{}", r.stderr);

@@ -274,12 +274,7 @@ fn a_lua_syntax_error_or_missing_file_fails_the_load() {
             + &lua("broken", "return { main = function( end }")
             + "  - name: gone\n    kind: process.lua\n    source: file://nope.lua\n"),
     );
-    let dir = project(&[("_index.yaml", &index)]);
-    let cache = tempfile::tempdir().unwrap();
-    let err = Runtime::load(dir.path(), options(&cache, 8))
-        .err()
-        .expect("refused")
-        .to_string();
+    let err = load_error(&index);
     assert!(
         err.contains("entry t:broken: field source: lua syntax error"),
         "{err}"

@@ -66,15 +66,7 @@ fn terminate_ends_a_spinning_process_and_tells_monitors_and_links() {
         .unwrap();
     assert!(rt.link(&link, &pid));
     // It is really running: it has taken Steps (it yields every fuel slice).
-    while rt
-        .stats(&pid)
-        .unwrap()
-        .steps
-        .load(std::sync::atomic::Ordering::Relaxed)
-        < 3
-    {
-        std::thread::yield_now();
-    }
+    wait_for_steps(&rt, &pid, 3);
     assert!(rt.terminate(&pid));
     let exit = monitor.receive(WAIT).unwrap();
     assert_eq!(exit.result.error.as_deref(), Some("process terminated"));
@@ -209,13 +201,8 @@ fn two_spinners_on_one_worker_interleave_exactly_and_identically_run_to_run() {
         let me = Mailbox::new();
         let a = rt.spawn_monitored(&me, "t:spin", HOST, vec![]).unwrap();
         let b = rt.spawn_monitored(&me, "t:spin", HOST, vec![]).unwrap();
-        let steps = |pid| {
-            rt.stats(pid)
-                .map_or(0, |s| s.steps.load(std::sync::atomic::Ordering::Relaxed))
-        };
-        while steps(&a) < 30 || steps(&b) < 30 {
-            std::thread::yield_now();
-        }
+        wait_for_steps(&rt, &a, 30);
+        wait_for_steps(&rt, &b, 30);
         rt.terminate(&a);
         rt.terminate(&b);
         me.receive(WAIT).unwrap();
@@ -270,13 +257,7 @@ fn terminate_ends_a_parked_process_promptly() {
     let pid = rt
         .spawn_monitored(&me, "t:sleeper", HOST, vec![Value::Int(3_600_000)])
         .unwrap();
-    while rt
-        .stats(&pid)
-        .map_or(0, |s| s.steps.load(std::sync::atomic::Ordering::Relaxed))
-        == 0
-    {
-        std::thread::yield_now();
-    }
+    wait_for_steps(&rt, &pid, 1);
     assert!(rt.terminate(&pid));
     let exit = me.receive(WAIT).expect("EXIT soon after terminate");
     assert_eq!(exit.result.error.as_deref(), Some("process terminated"));
@@ -497,20 +478,13 @@ fn max_stack_bytes_is_honoured_at_or_above_the_runtime_stack_and_refused_below_i
         "    limits:\n      max_stack_bytes: 65536\n",
     );
     let host = "  - name: host\n    kind: process.host\n";
-    let dir = project(&[("_index.yaml", &index_with(&(host.to_owned() + &small)))]);
-    let cache = tempfile::tempdir().unwrap();
-    let err = Runtime::load(dir.path(), options(&cache, 8))
-        .err()
-        .expect("refused")
-        .to_string();
+    let err = load_error(&index_with(&(host.to_owned() + &small)));
     assert!(
         err.contains("entry t:small: field limits.max_stack_bytes: 65536 is below the runtime's wasm stack of 1048576 bytes"),
         "{err}"
     );
     // Lowered for the whole runtime, the same entry loads.
-    let mut opts = options(&cache, 8);
-    opts.engine.max_wasm_stack = 65536;
-    let rt = Runtime::load(dir.path(), opts).unwrap();
+    let rt = runtime_with(&small, |o| o.engine.max_wasm_stack = 65536);
     assert!(error_of(&rt, "t:small", vec![Value::Int(0)]).contains("stack overflow"));
 }
 
@@ -552,9 +526,7 @@ fn counters_are_readable_while_running_and_reported_in_the_exit_event() {
         .spawn_monitored(&me, "t:sleeper", HOST, vec![Value::Int(3_600_000)])
         .unwrap();
     let stats = rt.stats(&pid).unwrap();
-    while stats.steps.load(std::sync::atomic::Ordering::Relaxed) == 0 {
-        std::thread::yield_now();
-    }
+    wait_for_steps(&rt, &pid, 1);
     while stats.phase() != Phase::Waiting {
         std::thread::yield_now();
     }

@@ -242,13 +242,7 @@ fn a_process_parked_on_http_is_terminated_promptly_and_released() {
     let me = Mailbox::new();
     let pid = rt.spawn_monitored(&me, "t:http", HOST, vec![]).unwrap();
     // Parked: it has run, and it is still alive waiting for the response.
-    while rt
-        .stats(&pid)
-        .map_or(0, |s| s.steps.load(std::sync::atomic::Ordering::Relaxed))
-        == 0
-    {
-        std::thread::yield_now();
-    }
+    wait_for_steps(&rt, &pid, 1);
     assert!(me.receive(Duration::from_millis(100)).is_none());
     assert!(rt.terminate(&pid));
     let exit = me.receive(WAIT).unwrap();
@@ -267,13 +261,7 @@ fn an_interface_the_entry_did_not_declare_fails_the_load() {
         "run",
         "    imports: [wasi:cli, wasi:io, wasi:clocks, wasi:filesystem, wasi:random]\n",
     );
-    let index = index_with(&missing);
-    let dir = project(&[("_index.yaml", &index)]);
-    let cache = tempfile::tempdir().unwrap();
-    let err = wippy_wasm::runtime::Runtime::load(dir.path(), options(&cache, 8))
-        .err()
-        .expect("load fails")
-        .to_string();
+    let err = load_error(&index_with(&missing));
     assert!(err.contains("entry t:http"), "{err}");
     assert!(
         err.contains(
@@ -297,13 +285,7 @@ fn with_allow_unknown_imports_a_foreign_module_loads_and_its_import_traps_when_c
         "{err}"
     );
 
-    let index = index_with(&guest("strict", "foreign.wasm", "fine", ""));
-    let dir = project(&[("_index.yaml", &index)]);
-    let cache = tempfile::tempdir().unwrap();
-    let err = wippy_wasm::runtime::Runtime::load(dir.path(), options(&cache, 8))
-        .err()
-        .expect("load fails without the option")
-        .to_string();
+    let err = load_error(&index_with(&guest("strict", "foreign.wasm", "fine", "")));
     assert!(err.contains("unsatisfied import env::host_only"), "{err}");
     assert!(err.contains("allow_unknown_imports: true"), "{err}");
 }

@@ -89,22 +89,32 @@ impl UserData for Channel {
         methods.add_async_method(
             "receive",
             |lua, this, timeout: Option<LuaValue>| async move {
-                let timeout = timeout_arg(timeout)?;
-                let got = if this.messages {
-                    match this.inbox.next_message(timeout).await {
-                        Some(m) => LuaValue::Table(message_table(&lua, &m)?),
-                        None => LuaValue::Nil,
-                    }
-                } else {
-                    match this.inbox.next_event(timeout).await {
-                        Some(e) => LuaValue::Table(event_table(&lua, &e)?),
-                        None => LuaValue::Nil,
-                    }
-                };
-                Ok(got)
+                receive(&lua, &this.inbox, this.messages, timeout).await
             },
         );
     }
+}
+
+/// The next event (or message) as a table, or nil once `timeout` passes.
+async fn receive(
+    lua: &Lua,
+    inbox: &Mailbox,
+    messages: bool,
+    timeout: Option<LuaValue>,
+) -> mlua::Result<LuaValue> {
+    let timeout = timeout_arg(timeout)?;
+    let table = if messages {
+        match inbox.next_message(timeout).await {
+            Some(m) => Some(message_table(lua, &m)?),
+            None => None,
+        }
+    } else {
+        match inbox.next_event(timeout).await {
+            Some(e) => Some(event_table(lua, &e)?),
+            None => None,
+        }
+    };
+    Ok(table.map_or(LuaValue::Nil, LuaValue::Table))
 }
 
 /// Spawn result in Lua's style: the pid, or nil and the error.
@@ -215,43 +225,47 @@ pub fn module(lua: &Lua, me: Me) -> mlua::Result<Table> {
         "receive",
         lua.create_async_function(move |lua, timeout: Option<LuaValue>| {
             let inbox = m.inbox.clone();
-            async move {
-                let timeout = timeout_arg(timeout)?;
-                Ok(match inbox.next_event(timeout).await {
-                    Some(e) => LuaValue::Table(event_table(&lua, &e)?),
-                    None => LuaValue::Nil,
+            async move { receive(&lua, &inbox, false, timeout).await }
+        })?,
+    )?;
+    for (name, messages) in [("events", false), ("inbox", true)] {
+        let m = me.clone();
+        t.set(
+            name,
+            lua.create_function(move |_, ()| {
+                Ok(Channel {
+                    inbox: m.inbox.clone(),
+                    messages,
                 })
-            }
-        })?,
-    )?;
+            })?,
+        )?;
+    }
 
-    let m = me.clone();
-    t.set(
-        "events",
-        lua.create_function(move |_, ()| {
-            Ok(Channel {
-                inbox: m.inbox.clone(),
-                messages: false,
-            })
-        })?,
-    )?;
-    let m = me.clone();
-    t.set(
-        "inbox",
-        lua.create_function(move |_, ()| {
-            Ok(Channel {
-                inbox: m.inbox.clone(),
-                messages: true,
-            })
-        })?,
-    )?;
-
-    let m = me.clone();
-    t.set(
-        "terminate",
-        lua.create_function(move |_, pid: String| Ok(m.kernel()?.terminate(&pid_arg(&pid)?)))?,
-    )?;
-    let m = me.clone();
+    set_pid_fn(lua, &t, &me, "terminate", |k, _, pid| k.terminate(&pid))?;
+    set_pid_fn(lua, &t, &me, "monitor", |k, me, pid| {
+        k.watch(&pid, Watchers::monitor(&me.inbox))
+    })?;
+    set_pid_fn(lua, &t, &me, "unmonitor", |k, me, pid| {
+        k.unmonitor(&pid, &me.inbox)
+    })?;
+    set_pid_fn(lua, &t, &me, "link", |k, me, other| {
+        let linked = k.watch(
+            &other,
+            Watchers {
+                linked_pid: Some(me.pid.clone()),
+                ..Watchers::default()
+            },
+        );
+        if linked {
+            link_back(k, me, &other);
+        }
+        linked
+    })?;
+    set_pid_fn(lua, &t, &me, "unlink", |k, me, other| {
+        k.unlink(&me.pid, &me.inbox, Some(&other));
+        k.unlink(&other, &me.inbox, Some(&me.pid))
+    })?;
+    let m = me;
     t.set(
         "cancel",
         lua.create_function(move |_, (pid, reason): (String, Option<String>)| {
@@ -259,47 +273,20 @@ pub fn module(lua: &Lua, me: Me) -> mlua::Result<Table> {
             Ok(m.kernel()?.cancel(&pid_arg(&pid)?, Some(&m.pid), &reason))
         })?,
     )?;
-    let m = me.clone();
-    t.set(
-        "monitor",
-        lua.create_function(move |_, pid: String| {
-            Ok(m.kernel()?
-                .watch(&pid_arg(&pid)?, Watchers::monitor(&m.inbox)))
-        })?,
-    )?;
-    let m = me.clone();
-    t.set(
-        "unmonitor",
-        lua.create_function(move |_, pid: String| {
-            Ok(m.kernel()?.unmonitor(&pid_arg(&pid)?, &m.inbox))
-        })?,
-    )?;
-    let m = me.clone();
-    t.set(
-        "link",
-        lua.create_function(move |_, pid: String| {
-            let (kernel, other) = (m.kernel()?, pid_arg(&pid)?);
-            let linked = kernel.watch(
-                &other,
-                Watchers {
-                    linked_pid: Some(m.pid.clone()),
-                    ..Watchers::default()
-                },
-            );
-            if linked {
-                link_back(&kernel, &m, &other);
-            }
-            Ok(linked)
-        })?,
-    )?;
-    let m = me;
-    t.set(
-        "unlink",
-        lua.create_function(move |_, pid: String| {
-            let (kernel, other) = (m.kernel()?, pid_arg(&pid)?);
-            kernel.unlink(&m.pid, &m.inbox, Some(&other));
-            Ok(kernel.unlink(&other, &m.inbox, Some(&m.pid)))
-        })?,
-    )?;
     Ok(t)
+}
+
+/// `process.<name>(pid) -> bool`: `f` acts on the pid for this process.
+fn set_pid_fn(
+    lua: &Lua,
+    t: &Table,
+    me: &Me,
+    name: &str,
+    f: impl Fn(&Kernel, &Me, Pid) -> bool + 'static,
+) -> mlua::Result<()> {
+    let me = me.clone();
+    t.set(
+        name,
+        lua.create_function(move |_, pid: String| Ok(f(&*me.kernel()?, &me, pid_arg(&pid)?)))?,
+    )
 }

@@ -110,7 +110,6 @@ pub struct Host {
     next: AtomicU64,
     table: Mutex<HashMap<u64, Record>>,
     settings: RunSettings,
-    closed: AtomicBool,
 }
 
 impl Host {
@@ -152,7 +151,6 @@ impl Host {
             next: AtomicU64::new(1),
             table: Mutex::new(HashMap::new()),
             settings,
-            closed: AtomicBool::new(false),
         }))
     }
 
@@ -185,7 +183,7 @@ impl Host {
         let worker = {
             let mut table = self.table.lock().unwrap();
             table.insert(n, record);
-            if self.closed.load(Ordering::Acquire) {
+            if self.is_closed() {
                 None
             } else {
                 let worker = self
@@ -349,12 +347,16 @@ impl Host {
             .unwrap_or_default()
     }
 
+    /// Shut down: every worker is closed together, under the table lock.
+    fn is_closed(&self) -> bool {
+        self.workers[0].inbox.closed.load(Ordering::Acquire)
+    }
+
     /// Terminates every process, lets each Close (monitors get their EXIT), and joins
     /// the worker threads. Spawns after this are terminated at once.
     pub fn shutdown(&self) {
         {
             let table = self.table.lock().unwrap();
-            self.closed.store(true, Ordering::Release);
             for w in &self.workers {
                 w.inbox.closed.store(true, Ordering::Release);
             }

@@ -368,7 +368,13 @@ impl Future for Race<'_> {
     type Output = ExitResult;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ExitResult> {
-        *self.kill.waker.lock().unwrap() = Some(cx.waker().clone());
+        {
+            // The same waker every Step, usually: clone it only when it changed.
+            let mut waker = self.kill.waker.lock().unwrap();
+            if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *waker = Some(cx.waker().clone());
+            }
+        }
         if self.kill.killed.load(Ordering::Acquire) {
             return Poll::Ready(ExitResult::failed(self.kill.reason()));
         }

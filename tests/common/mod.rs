@@ -133,3 +133,22 @@ pub fn run_to_exit(
         .expect("EXIT within a minute")
         .result
 }
+
+/// Loads a project whose `_index.yaml` is `index`, expecting it to be refused; returns
+/// every problem as text.
+pub fn load_error(index: &str) -> String {
+    let dir = project(&[("_index.yaml", index)]);
+    let cache = tempfile::tempdir().unwrap();
+    match wippy_wasm::runtime::Runtime::load(dir.path(), options(&cache, 8)) {
+        Ok(_) => panic!("the project loaded; expected it to be refused"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Waits (on the process's own counter, not a clock) until `pid` has taken `steps` Steps.
+pub fn wait_for_steps(rt: &wippy_wasm::runtime::Runtime, pid: &wippy_wasm::event::Pid, steps: u64) {
+    let stats = rt.stats(pid).expect("the process is alive");
+    while stats.steps.load(std::sync::atomic::Ordering::Relaxed) < steps {
+        std::thread::yield_now();
+    }
+}
