@@ -4,7 +4,8 @@
 //!   so tasks that yield (a guest whose fuel slice ran out) interleave round-robin.
 //!   Timers jump the queue: a deadline that passes during a Step ends the round there,
 //!   and the tasks it wakes run next, so a sleeper is late by at most one Step.
-//! - **Timers**: a binary heap of deadlines on this thread ([`sleep_until`]).
+//! - **Timers**: an ordered set of deadlines on this thread ([`sleep_until`]); a
+//!   cancelled sleep leaves it at once.
 //! - **Wakes from other threads** (blocking file I/O, control commands) push onto a
 //!   locked queue and [`polling::Poller::notify`] the thread if it is parked.
 //! - **Clock**: real, or virtual for tests: when nothing is runnable, a virtual clock
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use async_task::{Runnable, Task};
 
-pub use timer::{sleep, sleep_until, Sleep};
+pub use timer::{deadline_after, far_future, sleep, sleep_until, Sleep};
 
 /// Which clock the executor keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,6 +156,11 @@ impl Executor {
         self.local.now()
     }
 
+    /// Timers waiting on this executor (cancelled ones are gone at once).
+    pub fn pending_timers(&self) -> usize {
+        self.local.timers.borrow().len()
+    }
+
     /// Runs until `done` is ready, running every other task meanwhile.
     pub fn block_on<T>(&self, done: impl Future<Output = T>) -> T {
         let _guard = self.enter();
@@ -211,7 +217,7 @@ impl Executor {
         if ran || keep_going || !self.remote.queue.lock().unwrap().is_empty() {
             return;
         }
-        let next = self.local.timers.borrow_mut().next_deadline();
+        let next = self.local.timers.borrow().next_deadline();
         match (self.local.clock.is_virtual(), next) {
             (true, Some(deadline)) => {
                 // Nothing can run before the next deadline: jump to it. Still give
@@ -253,7 +259,7 @@ impl Local {
     }
 
     fn timer_due(&self) -> bool {
-        let next = self.timers.borrow_mut().next_deadline();
+        let next = self.timers.borrow().next_deadline();
         next.is_some_and(|d| d <= self.now())
     }
 

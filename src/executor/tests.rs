@@ -139,3 +139,37 @@ fn an_async_receive_times_out_on_virtual_time_or_gets_what_arrives() {
     assert_eq!(got.unwrap().from.n, 3);
     assert_eq!(ex.now() - start, Duration::from_millis(55));
 }
+
+#[test]
+fn a_hundred_thousand_cancelled_one_hour_sleeps_leave_no_timer_behind() {
+    let ex = Executor::new(ClockKind::Virtual).unwrap();
+    let task = ex.spawn(1, async {
+        for _ in 0..100_000 {
+            // Polled once (registers its timer), then dropped: a timed receive that got
+            // its message, a process that ended before its deadline.
+            let mut nap = std::pin::pin!(sleep(Duration::from_secs(3600)));
+            let polled = futures_lite::future::poll_once(nap.as_mut()).await;
+            assert!(polled.is_none());
+        }
+    });
+    ex.block_on(task);
+    assert_eq!(ex.pending_timers(), 0);
+}
+
+#[test]
+fn durations_too_long_for_the_clock_saturate_instead_of_panicking() {
+    let ex = Executor::new(ClockKind::Virtual).unwrap();
+    let task = ex.spawn(1, async {
+        let nap = sleep(Duration::MAX);
+        assert!(nap.deadline() > now());
+        futures_lite::future::poll_once(nap).await
+    });
+    assert_eq!(ex.block_on(task), None);
+}
+
+#[test]
+fn a_sleep_polled_off_any_executor_uses_the_real_clock() {
+    let start = Instant::now();
+    futures_lite::future::block_on(sleep(Duration::from_millis(20)));
+    assert!(start.elapsed() >= Duration::from_millis(20));
+}
