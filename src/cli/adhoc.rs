@@ -139,9 +139,10 @@ pub fn project_for(file: &Path, flags: &FileFlags) -> Result<AdHoc, String> {
     if let Some(ms) = flags.max_execution_ms {
         limits.push(("max_execution_ms", Yaml::Number(ms.into())));
     }
-    if let Some(b) = flags.memory_bytes {
-        limits.push(("memory_bytes", Yaml::Number(b.into())));
-    }
+    // Like `wasmtime run`: no memory cap beyond wasm's own (4 GiB for a 32-bit memory)
+    // unless a flag asks for one; registry entries keep the smaller default.
+    let memory_bytes = flags.memory_bytes.unwrap_or(WASM32_MEMORY_BYTES);
+    limits.push(("memory_bytes", Yaml::Number(memory_bytes.into())));
     entries.push(map(vec![
         ("name", s("main")),
         ("kind", s("process.wasm")),
@@ -189,3 +190,6 @@ pub fn project_for(file: &Path, flags: &FileFlags) -> Result<AdHoc, String> {
         host: HOST,
     })
 }
+
+/// The most a 32-bit linear memory can hold.
+const WASM32_MEMORY_BYTES: u64 = 4 << 30;

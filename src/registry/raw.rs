@@ -102,6 +102,8 @@ pub struct RawLimits {
     pub fuel: Option<u64>,
     pub memory_bytes: Option<u64>,
     pub max_stack_bytes: Option<u64>,
+    /// WASI handles (files, directories, sockets, streams) open at once.
+    pub max_open_files: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -119,8 +121,10 @@ pub struct RawHostOptions {
     pub workers: Option<usize>,
     /// Wippy's bounded spawn queue: accepted, not used (our queues are unbounded).
     pub queue_size: Option<usize>,
-    /// Upper bound on live processes of this host (the pooling allocator's slot count).
+    /// Upper bound on live processes of this host: a spawn beyond it fails.
     pub max_processes: Option<u32>,
+    /// Unread messages a process of this host may hold before sends to it fail.
+    pub mailbox_size: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -36,7 +36,9 @@ fn to_nanos(at: Instant) -> u64 {
 }
 
 fn from_nanos(ns: u64) -> Instant {
-    executor::epoch() + Duration::from_nanos(ns)
+    executor::epoch()
+        .checked_add(Duration::from_nanos(ns))
+        .unwrap_or_else(far_future)
 }
 
 /// The preview-2 package our linker defines (wasmtime-wasi 48's WIT).
@@ -80,7 +82,7 @@ pub fn shadow_p2(linker: &mut wasmtime::component::Linker<ProcessState>) -> wasm
 }
 
 fn far_future() -> Instant {
-    executor::try_now() + Duration::from_secs(100 * 365 * 24 * 3600)
+    executor::far_future()
 }
 
 // Preview-1 ABI (wasi_snapshot_preview1 witx): sizes and offsets.
@@ -119,7 +121,8 @@ fn decode(bytes: &[u8], now: Instant) -> Result<Subscription, i32> {
                         .duration_since(SystemTime::UNIX_EPOCH)
                         .unwrap_or_default()
                         .as_nanos() as u64;
-                    now + Duration::from_nanos(timeout.saturating_sub(wall))
+                    now.checked_add(Duration::from_nanos(timeout.saturating_sub(wall)))
+                        .unwrap_or_else(far_future)
                 }
                 (CLOCK_MONOTONIC | CLOCK_REALTIME, false) => now
                     .checked_add(Duration::from_nanos(timeout))
@@ -157,6 +160,16 @@ async fn poll_oneoff(
     };
     if count == 0 {
         return Ok(ERRNO_INVAL);
+    }
+    // Every range is checked against the memory before anything is allocated or copied:
+    // `count` comes from the guest, and `count * 48` bytes of it must exist.
+    let size = memory.data_size(&*caller) as u64;
+    let fits = |at: u32, len: u64| (at as u64).checked_add(len).is_some_and(|end| end <= size);
+    if !fits(subs, count as u64 * SUBSCRIPTION_SIZE as u64)
+        || !fits(out, count as u64 * EVENT_SIZE as u64)
+        || !fits(nevents, 4)
+    {
+        return Ok(ERRNO_FAULT);
     }
     let mut raw = vec![0u8; count as usize * SUBSCRIPTION_SIZE];
     if memory.read(&*caller, subs as usize, &mut raw).is_err() {

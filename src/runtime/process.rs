@@ -173,8 +173,8 @@ pub async fn race(
     ctx: &ProcessCtx,
     max_execution_ms: Option<i64>,
 ) -> ExitResult {
-    let deadline = max_execution_ms
-        .map(|ms| executor::sleep_until(executor::now() + Duration::from_millis(ms.max(0) as u64)));
+    let deadline =
+        max_execution_ms.map(|ms| executor::sleep(Duration::from_millis(ms.max(0) as u64)));
     Race {
         call,
         kill: ctx.kill.clone(),
@@ -222,6 +222,7 @@ async fn init_and_call(
     pid: Pid,
 ) -> ExitResult {
     let method = &prepared.config.method;
+    let budget = prepared.config.limits.fuel.unwrap_or(u64::MAX);
     let wasi = if prepared.wasi {
         match build_wasi(
             &prepared,
@@ -246,6 +247,7 @@ async fn init_and_call(
                 .map(|b| b as usize)
                 .unwrap_or(DEFAULT_MEMORY_LIMIT),
             stats: stats.clone(),
+            refused: None,
         },
         http: prepared
             .http
@@ -255,9 +257,12 @@ async fn init_and_call(
         Pre::Core { pre, .. } => pre.module().engine().clone(),
         Pre::Component { pre, .. } => pre.component().engine().clone(),
     };
+    let max_open = super::wasi::max_open_files(limits);
+    let fail = |e: &wasmtime::Error, memory: &MemoryLimiter| {
+        with_memory_note(failure(method, e, budget, max_open), memory)
+    };
     let mut store = Store::new(&engine, state);
     store.limiter(|s| &mut s.memory);
-    let budget = limits.fuel.unwrap_or(u64::MAX);
     if let Err(e) = store
         .set_fuel(budget)
         .and_then(|_| store.fuel_async_yield_interval(Some(settings.fuel_slice)))
@@ -269,12 +274,15 @@ async fn init_and_call(
         Pre::Core { pre, reactor } => {
             let instance = match pre.instantiate_async(&mut store).await {
                 Ok(i) => i,
-                Err(e) => return ExitResult::failed(describe("failed to instantiate", &e)),
+                Err(e) => {
+                    let failed = ExitResult::failed(describe("failed to instantiate", &e));
+                    return with_memory_note(failed, &store.data().memory);
+                }
             };
             if *reactor {
                 if let Some(init) = instance.get_func(&mut store, "_initialize") {
                     if let Err(e) = init.call_async(&mut store, &[], &mut []).await {
-                        return failure(method, &e, budget);
+                        return fail(&e, &store.data().memory);
                     }
                 }
             }
@@ -291,13 +299,16 @@ async fn init_and_call(
             let mut results = vec![wasmtime::Val::I32(0); ty.results().len()];
             match func.call_async(&mut store, &params, &mut results).await {
                 Ok(()) => ExitResult::ok(value::from_core_results(&results)),
-                Err(e) => failure(method, &e, budget),
+                Err(e) => fail(&e, &store.data().memory),
             }
         }
         Pre::Component { pre, export } => {
             let instance = match pre.instantiate_async(&mut store).await {
                 Ok(i) => i,
-                Err(e) => return ExitResult::failed(describe("failed to instantiate", &e)),
+                Err(e) => {
+                    let failed = ExitResult::failed(describe("failed to instantiate", &e));
+                    return with_memory_note(failed, &store.data().memory);
+                }
             };
             let func = instance
                 .get_func(&mut store, export)
@@ -311,7 +322,7 @@ async fn init_and_call(
             let mut results = vec![wasmtime::component::Val::Bool(false); ty.results().len()];
             match func.call_async(&mut store, &params, &mut results).await {
                 Ok(()) => ExitResult::ok(value::from_component_results(&results)),
-                Err(e) => failure(method, &e, budget),
+                Err(e) => fail(&e, &store.data().memory),
             }
         }
     };
@@ -331,18 +342,29 @@ fn describe(what: &str, e: &wasmtime::Error) -> String {
 }
 
 /// How a call that returned an error ended: a WASI exit, or a failure.
-fn failure(method: &str, e: &wasmtime::Error, budget: u64) -> ExitResult {
+fn failure(method: &str, e: &wasmtime::Error, budget: u64, max_open: usize) -> ExitResult {
     match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
         Some(exit) => ExitResult::exited(exit.0, method),
         None => ExitResult::failed(format!(
             "failed to call wasm method: {method}: {}",
-            describe_trap(e, budget)
+            describe_trap(e, budget, max_open)
         )),
     }
 }
 
+/// A process that fails after one of its memory grows was refused (`memory.grow`
+/// returned -1) most likely failed for that: its error says so, with the limit.
+fn with_memory_note(mut result: ExitResult, memory: &MemoryLimiter) -> ExitResult {
+    if let (Some(error), Some(note)) = (result.error.as_mut(), memory.note()) {
+        error.push_str(" (");
+        error.push_str(&note);
+        error.push(')');
+    }
+    result
+}
+
 /// A trap's cause in one line: wasmtime's Display of a trap is a whole backtrace.
-fn describe_trap(e: &wasmtime::Error, budget: u64) -> String {
+fn describe_trap(e: &wasmtime::Error, budget: u64, max_open: usize) -> String {
     if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
         return match trap {
             wasmtime::Trap::OutOfFuel => {
@@ -352,7 +374,14 @@ fn describe_trap(e: &wasmtime::Error, budget: u64) -> String {
             other => format!("wasm trap: {other}"),
         };
     }
-    // Errors raised by our own limiter (memory) come through as the root cause.
+    if let Some(wasmtime::component::ResourceTableError::Full) =
+        e.root_cause()
+            .downcast_ref::<wasmtime::component::ResourceTableError>()
+    {
+        return format!(
+            "too many open handles: the process holds its limit of {max_open} (limits.max_open_files)"
+        );
+    }
     format!("{}", e.root_cause())
 }
 

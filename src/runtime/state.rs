@@ -62,12 +62,27 @@ impl ProcessState {
 }
 
 /// Caps linear memory at `limits.memory_bytes`, and remembers the peak for stats. A grow
-/// past the cap traps with an error that says so, instead of `memory.grow` returning -1
-/// (which most guests turn into an opaque abort).
+/// past the cap fails the way the wasm spec says, `memory.grow` returns -1, so a guest
+/// that copes with out-of-memory (C's `malloc` returning NULL) keeps running; the refusal
+/// is remembered so that if the process then fails, its error says the limit was hit.
 pub struct MemoryLimiter {
     pub limit: usize,
     /// Where the peak is kept, readable while the process runs.
     pub stats: std::sync::Arc<super::process::ProcessStats>,
+    /// The last grow refused for the limit: the size the guest asked for.
+    pub refused: Option<usize>,
+}
+
+impl MemoryLimiter {
+    /// What to add to a failure's error when the guest had hit its memory limit.
+    pub fn note(&self) -> Option<String> {
+        self.refused.map(|asked| {
+            format!(
+                "memory limit reached: the guest asked for {asked} bytes, the limit is {} (limits.memory_bytes)",
+                self.limit
+            )
+        })
+    }
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
@@ -78,10 +93,8 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.limit {
-            return Err(wasmtime::Error::msg(format!(
-                "memory limit exceeded: the guest asked for {desired} bytes, the limit is {} (limits.memory_bytes)",
-                self.limit
-            )));
+            self.refused = Some(desired);
+            return Ok(false);
         }
         self.stats
             .peak_memory

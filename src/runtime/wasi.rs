@@ -119,12 +119,31 @@ pub fn build_wasi(
     if declared.sockets() {
         b.inherit_network().allow_ip_name_lookup(true);
     }
+    // Every WASI handle (file, directory, socket, stream, pollable) is an entry of the
+    // process's resource table: capping the table caps what one guest can hold open, so
+    // it cannot take every descriptor the host has.
+    let max_open = max_open_files(&prepared.config.limits);
     Ok(if preview2 {
+        let mut table = wasmtime::component::ResourceTable::new();
+        table.set_max_capacity(max_open);
         Wasi::P2 {
             ctx: Box::new(b.build()),
-            table: wasmtime::component::ResourceTable::new(),
+            table,
         }
     } else {
-        Wasi::P1(Box::new(b.build_p1()))
+        let mut p1 = Box::new(b.build_p1());
+        wasmtime_wasi::WasiView::ctx(&mut *p1)
+            .table
+            .set_max_capacity(max_open);
+        Wasi::P1(p1)
     })
+}
+
+/// Handles a process may hold open when `limits.max_open_files` is not set.
+pub const DEFAULT_MAX_OPEN_FILES: usize = 1024;
+
+pub fn max_open_files(limits: &crate::registry::RawLimits) -> usize {
+    limits
+        .max_open_files
+        .map_or(DEFAULT_MAX_OPEN_FILES, |n| n as usize)
 }
