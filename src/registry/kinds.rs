@@ -92,6 +92,7 @@ pub struct ProcessHost {
     /// Worker threads; `None` means one per core.
     pub workers: Option<usize>,
     pub max_processes: Option<u32>,
+    pub mailbox_size: Option<u32>,
     pub lifecycle: RawLifecycle,
 }
 

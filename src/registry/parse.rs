@@ -80,9 +80,21 @@ impl EntryParser<'_> {
                 if raw.host.queue_size.is_some() {
                     self.warn_unused(&at, "host.queue_size");
                 }
+                for (field, value) in [
+                    ("host.max_processes", raw.host.max_processes),
+                    ("host.mailbox_size", raw.host.mailbox_size),
+                ] {
+                    if value == Some(0) {
+                        self.diags.problem(
+                            at.clone().with_field(field),
+                            format!("invalid configuration: {field} must be at least 1"),
+                        );
+                    }
+                }
                 EntryConfig::ProcessHost(ProcessHost {
                     workers: raw.host.workers,
                     max_processes: raw.host.max_processes,
+                    mailbox_size: raw.host.mailbox_size,
                     lifecycle: raw.lifecycle,
                 })
             }),

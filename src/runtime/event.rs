@@ -137,7 +137,18 @@ struct Queues {
 struct Shared {
     queues: Mutex<Queues>,
     ready: Condvar,
+    /// Most messages waiting at once (`None`: unbounded, for the embedder's own mailboxes).
+    capacity: Option<usize>,
 }
+
+/// A message was refused: the receiver's mailbox holds `capacity` unread messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxFull {
+    pub capacity: usize,
+}
+
+/// Messages a process's mailbox holds before sends to it fail (`host.mailbox_size`).
+pub const DEFAULT_MAILBOX_CAPACITY: usize = 4096;
 
 /// Where events and messages land: two queues that a thread can block on
 /// ([`Mailbox::receive`]) or a process can await ([`Mailbox::next_event`]). Cheap to clone;
@@ -172,14 +183,27 @@ impl Queue for Message {
 }
 
 impl Mailbox {
+    /// An unbounded mailbox (the embedding program's own).
     pub fn new() -> Self {
         Self::default()
     }
 
-    fn push(&self, put: impl FnOnce(&mut Queues)) {
+    /// A mailbox that holds at most `capacity` unread messages: a send beyond that fails
+    /// at the sender ([`MailboxFull`]), so a flood cannot grow the host's memory.
+    pub fn bounded(capacity: usize) -> Self {
+        Self(Arc::new(Shared {
+            capacity: Some(capacity),
+            ..Shared::default()
+        }))
+    }
+
+    /// Runs `put` under the lock and wakes the receivers if it added something.
+    fn push(&self, put: impl FnOnce(&mut Queues) -> bool) -> bool {
         let (wakers, blocked) = {
             let mut q = self.0.queues.lock().unwrap();
-            put(&mut q);
+            if !put(&mut q) {
+                return false;
+            }
             (std::mem::take(&mut q.wakers), q.blocked)
         };
         if blocked > 0 {
@@ -188,18 +212,40 @@ impl Mailbox {
         for w in wakers {
             w.wake();
         }
+        true
     }
 
     pub(crate) fn deliver(&self, event: Event) {
-        self.push(|q| q.events.push_back(event));
+        self.push(|q| {
+            // CANCEL asks once: a second request while one is unread adds nothing, so
+            // repeated cancels cannot flood the queue.
+            let repeated = event.kind == EventKind::Cancel
+                && q.events.iter().any(|e| e.kind == EventKind::Cancel);
+            if !repeated {
+                q.events.push_back(event)
+            }
+            !repeated
+        });
     }
 
-    pub(crate) fn post(&self, message: Message) {
-        self.push(|q| q.messages.push_back(message));
+    pub(crate) fn post(&self, message: Message) -> Result<(), MailboxFull> {
+        let capacity = self.0.capacity;
+        let posted = self.push(|q| {
+            if capacity.is_some_and(|c| q.messages.len() >= c) {
+                return false;
+            }
+            q.messages.push_back(message);
+            true
+        });
+        match (posted, capacity) {
+            (false, Some(capacity)) => Err(MailboxFull { capacity }),
+            _ => Ok(()),
+        }
     }
 
     fn wait<T: Queue>(&self, timeout: Duration) -> Option<T> {
-        let deadline = Instant::now() + timeout;
+        // A timeout too long for the clock (`Duration::MAX`) waits forever.
+        let deadline = Instant::now().checked_add(timeout);
         // Events usually follow each other closely (a batch of spawns ending): spin, then
         // yield, a little before sleeping on the condvar, whose wake is two syscalls and
         // a context switch (crossbeam's backoff does the same).
@@ -214,7 +260,7 @@ impl Mailbox {
             } else {
                 std::thread::yield_now();
             }
-            if Instant::now() >= deadline {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 break;
             }
         }
@@ -223,12 +269,18 @@ impl Mailbox {
             if let Some(item) = T::pop(&mut queues) {
                 return Some(item);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
             queues.blocked += 1;
-            queues = self.0.ready.wait_timeout(queues, left).unwrap().0;
+            queues = match deadline {
+                None => self.0.ready.wait(queues).unwrap(),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        queues.blocked -= 1;
+                        return None;
+                    }
+                    self.0.ready.wait_timeout(queues, left).unwrap().0
+                }
+            };
             queues.blocked -= 1;
         }
     }
@@ -304,5 +356,59 @@ impl<T: Queue> Future for Receive<T> {
             }
         }
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::EntryId;
+
+    fn pid(n: u64) -> Pid {
+        Pid {
+            host: Arc::new(EntryId::parse("a:h").unwrap()),
+            n,
+        }
+    }
+
+    fn cancel() -> Event {
+        Event {
+            kind: EventKind::Cancel,
+            from: pid(1),
+            at: SystemTime::now(),
+            result: ExitResult::failed("stop"),
+            stats: None,
+        }
+    }
+
+    #[test]
+    fn repeated_cancels_while_one_is_unread_add_nothing() {
+        let inbox = Mailbox::bounded(8);
+        for _ in 0..10_000 {
+            inbox.deliver(cancel());
+        }
+        assert_eq!(inbox.pending(), (1, 0));
+        inbox.receive(Duration::ZERO).unwrap();
+        inbox.deliver(cancel());
+        assert_eq!(inbox.pending(), (1, 0));
+    }
+
+    #[test]
+    fn a_bounded_mailbox_refuses_past_its_capacity_and_keeps_what_it_has() {
+        let inbox = Mailbox::bounded(2);
+        let message = |n| Message {
+            from: None,
+            topic: "t".into(),
+            payload: Value::Int(n),
+        };
+        inbox.post(message(1)).unwrap();
+        inbox.post(message(2)).unwrap();
+        assert_eq!(inbox.post(message(3)), Err(MailboxFull { capacity: 2 }));
+        assert_eq!(
+            inbox.receive_message(Duration::ZERO).unwrap().payload,
+            Value::Int(1)
+        );
+        inbox.post(message(4)).unwrap();
+        assert_eq!(inbox.pending(), (0, 2));
     }
 }

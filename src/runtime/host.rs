@@ -57,6 +57,34 @@ struct Worker {
     live: Arc<AtomicUsize>,
     trace: Trace,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Signalled when the thread's loop has ended (so shutdown can wait with a deadline).
+    exited: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+}
+
+/// Caps a host applies to its processes.
+#[derive(Clone, Copy, Debug)]
+pub struct HostLimits {
+    /// Live processes at most (`host.max_processes`); `None`: only the pool's slots.
+    pub max_processes: Option<usize>,
+    /// Unread messages per process (`host.mailbox_size`).
+    pub mailbox_size: usize,
+}
+
+impl Default for HostLimits {
+    fn default() -> Self {
+        Self {
+            max_processes: None,
+            mailbox_size: super::event::DEFAULT_MAILBOX_CAPACITY,
+        }
+    }
+}
+
+/// A spawn refused by the host.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("process host {host} is full: it runs {cap} processes, its limit (host.max_processes)")]
+pub struct HostFull {
+    pub host: String,
+    pub cap: usize,
 }
 
 /// What the host knows of a live process.
@@ -102,6 +130,8 @@ pub enum SendError {
     NoProcess(String),
     #[error("process {0} has no inbox: wasm processes cannot receive messages")]
     NoInbox(String),
+    #[error("mailbox of process {pid} is full: {capacity} messages are waiting to be read (host.mailbox_size)")]
+    MailboxFull { pid: String, capacity: usize },
 }
 
 pub struct Host {
@@ -110,48 +140,31 @@ pub struct Host {
     next: AtomicU64,
     table: Mutex<HashMap<u64, Record>>,
     settings: RunSettings,
+    limits: HostLimits,
 }
 
 impl Host {
+    /// Starts the worker threads. Fails if any of them cannot start its executor (no
+    /// thread, no poller): a host never runs with a dead worker that still gets spawns.
     pub fn start(
         id: EntryId,
         workers: usize,
         settings: RunSettings,
         clock: ClockKind,
+        limits: HostLimits,
     ) -> std::io::Result<Arc<Host>> {
         let workers = (0..workers.max(1))
-            .map(|i| {
-                let inbox = Arc::new(Inbox::default());
-                let live = Arc::new(AtomicUsize::new(0));
-                let trace = Trace::default();
-                let (thread_inbox, thread_live, thread_trace) =
-                    (inbox.clone(), live.clone(), trace.clone());
-                let tracing = settings.trace;
-                let thread = std::thread::Builder::new()
-                    .name(format!("wippy-{id}-{i}"))
-                    .spawn(move || {
-                        worker_main(
-                            thread_inbox,
-                            thread_live,
-                            clock,
-                            tracing.then_some(thread_trace),
-                        )
-                    })?;
-                Ok(Worker {
-                    inbox,
-                    live,
-                    trace,
-                    thread: Mutex::new(Some(thread)),
-                })
-            })
+            .map(|i| start_worker(&id, i, clock, settings.trace))
             .collect::<std::io::Result<Vec<_>>>()?;
-        Ok(Arc::new(Host {
+        let host = Arc::new(Host {
             id: Arc::new(id),
             workers,
             next: AtomicU64::new(1),
             table: Mutex::new(HashMap::new()),
             settings,
-        }))
+            limits,
+        });
+        Ok(host)
     }
 
     /// Starts `body` as a new process. `finished` runs on the worker after the process
@@ -162,7 +175,7 @@ impl Host {
         watchers: Watchers,
         with_inbox: bool,
         finished: impl FnOnce(&Pid, &ExitResult, Vec<Pid>) + Send + 'static,
-    ) -> Pid {
+    ) -> Result<Pid, HostFull> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let pid = Pid {
             host: self.id.clone(),
@@ -170,7 +183,7 @@ impl Host {
         };
         let kill = Arc::new(KillSwitch::default());
         let stats = Arc::new(ProcessStats::default());
-        let inbox = with_inbox.then(Mailbox::new);
+        let inbox = with_inbox.then(|| Mailbox::bounded(self.limits.mailbox_size));
         let record = Record {
             kill: kill.clone(),
             stats: stats.clone(),
@@ -182,6 +195,14 @@ impl Host {
         // Under the table lock, so a shutdown either sees this process or we see it.
         let worker = {
             let mut table = self.table.lock().unwrap();
+            if let Some(cap) = self.limits.max_processes {
+                if table.len() >= cap {
+                    return Err(HostFull {
+                        host: self.id.to_string(),
+                        cap,
+                    });
+                }
+            }
             table.insert(n, record);
             if self.is_closed() {
                 None
@@ -199,7 +220,7 @@ impl Host {
             let result = ExitResult::failed(SHUTDOWN);
             let linked = self.finish(&pid, &result);
             finished(&pid, &result, linked);
-            return pid;
+            return Ok(pid);
         };
         let (live, worker_inbox) = (worker.live.clone(), worker.inbox.clone());
         let host = self.clone();
@@ -227,7 +248,7 @@ impl Host {
             })
             .detach();
         }));
-        pid
+        Ok(pid)
     }
 
     /// Removes the process and tells its monitors (EXIT) and, on failure, its links.
@@ -301,10 +322,10 @@ impl Host {
         match self.with_record(pid, |r| r.inbox.clone()) {
             None => Err(SendError::NoProcess(pid.to_string())),
             Some(None) => Err(SendError::NoInbox(pid.to_string())),
-            Some(Some(inbox)) => {
-                inbox.post(message);
-                Ok(())
-            }
+            Some(Some(inbox)) => inbox.post(message).map_err(|full| SendError::MailboxFull {
+                pid: pid.to_string(),
+                capacity: full.capacity,
+            }),
         }
     }
 
@@ -353,8 +374,10 @@ impl Host {
     }
 
     /// Terminates every process, lets each Close (monitors get their EXIT), and joins
-    /// the worker threads. Spawns after this are terminated at once.
-    pub fn shutdown(&self) {
+    /// the worker threads. Spawns after this are terminated at once. A worker whose
+    /// processes have not all closed by `deadline` (a script stuck in one long native
+    /// call) is abandoned, with a log line naming what still runs: shutdown never hangs.
+    pub fn shutdown(&self, deadline: std::time::Instant) {
         {
             let table = self.table.lock().unwrap();
             for w in &self.workers {
@@ -366,25 +389,105 @@ impl Host {
         }
         for w in &self.workers {
             w.inbox.wake();
-            let thread = w.thread.lock().unwrap().take();
-            if let Some(t) = thread {
-                if t.thread().id() != std::thread::current().id() {
-                    let _ = t.join();
+        }
+        for w in &self.workers {
+            let Some(thread) = w.thread.lock().unwrap().take() else {
+                continue;
+            };
+            if thread.thread().id() == std::thread::current().id() {
+                continue;
+            }
+            let exited = w.exited.lock().unwrap().take();
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match exited.map(|rx| rx.recv_timeout(left)) {
+                Some(Err(std::sync::mpsc::RecvTimeoutError::Timeout)) => {
+                    let stuck: Vec<String> = self
+                        .table
+                        .lock()
+                        .unwrap()
+                        .keys()
+                        .map(|n| format!("{{{}|{n}}}", self.id))
+                        .collect();
+                    tracing::warn!(
+                        "host {}: shutdown deadline passed; abandoning worker {} with processes still running: {}",
+                        self.id,
+                        thread.thread().name().unwrap_or("?"),
+                        stuck.join(", ")
+                    );
+                }
+                _ => {
+                    let _ = thread.join();
                 }
             }
         }
     }
 }
 
+fn start_worker(
+    host: &EntryId,
+    i: usize,
+    clock: ClockKind,
+    tracing: bool,
+) -> std::io::Result<Worker> {
+    let inbox = Arc::new(Inbox::default());
+    let live = Arc::new(AtomicUsize::new(0));
+    let trace = Trace::default();
+    let (thread_inbox, thread_live, thread_trace) = (inbox.clone(), live.clone(), trace.clone());
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (exited_tx, exited) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name(format!("wippy-{host}-{i}"))
+        .spawn(move || {
+            let ex = match Executor::new(clock) {
+                Ok(ex) => {
+                    let _ = started_tx.send(Ok(()));
+                    ex
+                }
+                Err(e) => {
+                    let _ = started_tx.send(Err(e));
+                    return;
+                }
+            };
+            worker_main(
+                &ex,
+                thread_inbox,
+                thread_live,
+                tracing.then_some(thread_trace),
+            );
+            let _ = exited_tx.send(());
+        })?;
+    match started.recv() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!("host {host}: worker {i} cannot start its executor: {e}"),
+            ));
+        }
+        Err(_) => {
+            return Err(std::io::Error::other(format!(
+                "host {host}: worker {i} ended while starting"
+            )))
+        }
+    }
+    Ok(Worker {
+        inbox,
+        live,
+        trace,
+        thread: Mutex::new(Some(thread)),
+        exited: Mutex::new(Some(exited)),
+    })
+}
+
 /// The error of processes ended by a host shutdown.
 pub const SHUTDOWN: &str = "process terminated: host shutting down";
 
-fn worker_main(inbox: Arc<Inbox>, live: Arc<AtomicUsize>, clock: ClockKind, trace: Option<Trace>) {
-    let ex = Executor::new(clock).expect("cannot create the worker's poller");
+fn worker_main(ex: &Executor, inbox: Arc<Inbox>, live: Arc<AtomicUsize>, trace: Option<Trace>) {
     if let Some(trace) = trace {
         ex.record_trace(trace);
     }
-    let ex_ref = &ex;
+    let ex_ref = ex;
     ex.block_on(poll_fn(|cx| {
         *inbox.waker.lock().unwrap() = Some(cx.waker().clone());
         let jobs: Vec<Job> = inbox.jobs.lock().unwrap().drain(..).collect();

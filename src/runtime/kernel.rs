@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Weak};
 
+use super::event::DEFAULT_MAILBOX_CAPACITY;
 use super::event::{ExitResult, Mailbox, Message, Pid};
-use super::host::{Body, Host, SendError, Watchers};
+use super::host::{Body, Host, HostLimits, SendError, Watchers};
 use super::prepared::{self, Prepared};
 use super::process::{self, Args, RunSettings};
 use super::wasi::EnvSource;
@@ -28,6 +29,7 @@ pub struct Kernel {
     env: Arc<EnvSource>,
     hosts: HashMap<EntryId, Arc<Host>>,
     pub cache: CompileCache,
+    shutdown_timeout: std::time::Duration,
     me: Weak<Kernel>,
 }
 
@@ -65,7 +67,7 @@ impl Kernel {
         }
         let mut hosts = HashMap::new();
         for entry in project.registry.entries() {
-            let (workers, inherit_stdio) = match &entry.config {
+            let (workers, inherit_stdio, limits) = match &entry.config {
                 EntryConfig::ProcessHost(h) => (
                     h.workers.unwrap_or_else(|| {
                         std::thread::available_parallelism()
@@ -73,8 +75,14 @@ impl Kernel {
                             .unwrap_or(1)
                     }),
                     false,
+                    HostLimits {
+                        max_processes: h.max_processes.map(|n| n as usize),
+                        mailbox_size: h
+                            .mailbox_size
+                            .map_or(DEFAULT_MAILBOX_CAPACITY, |n| n as usize),
+                    },
                 ),
-                EntryConfig::TerminalHost(_) => (1, true),
+                EntryConfig::TerminalHost(_) => (1, true, HostLimits::default()),
                 _ => continue,
             };
             let settings = RunSettings {
@@ -83,7 +91,7 @@ impl Kernel {
                 trace: options.trace,
                 log: options.log.clone(),
             };
-            let host = Host::start(entry.id.clone(), workers, settings, options.clock)
+            let host = Host::start(entry.id.clone(), workers, settings, options.clock, limits)
                 .map_err(|e| RuntimeError::Setup(format!("cannot start host {}: {e}", entry.id)))?;
             hosts.insert(entry.id.clone(), host);
         }
@@ -95,6 +103,7 @@ impl Kernel {
             env,
             hosts,
             cache,
+            shutdown_timeout: options.shutdown_timeout,
             me: me.clone(),
         }))
     }
@@ -147,7 +156,7 @@ impl Kernel {
                 if let Some(kernel) = me.upgrade() {
                     kernel.tell_linked(pid, result, &linked);
                 }
-            }),
+            })?,
         )
     }
 
@@ -204,8 +213,9 @@ impl Kernel {
     }
 
     pub(super) fn shutdown(&self) {
+        let deadline = std::time::Instant::now() + self.shutdown_timeout;
         for host in self.hosts.values() {
-            host.shutdown();
+            host.shutdown(deadline);
         }
     }
 }

@@ -15,6 +15,7 @@
 
 mod clocks;
 pub mod event;
+mod fd_limit;
 mod host;
 mod kernel;
 pub mod log;
@@ -26,7 +27,7 @@ mod wasi;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use host::{Body, Host, ProcessCtx, SendError, Watchers, SHUTDOWN};
+pub use host::{Body, Host, HostFull, HostLimits, ProcessCtx, SendError, Watchers, SHUTDOWN};
 pub use kernel::Kernel;
 pub use process::{Args, Phase, ProcessStats, RunSettings, StatsSnapshot};
 
@@ -54,7 +55,14 @@ pub struct RuntimeOptions {
     pub log: GuestLog,
     /// Compile only these wasm entries (the others cannot be spawned); `None`: all.
     pub only: Option<Vec<crate::registry::EntryId>>,
+    /// How long dropping the runtime waits for processes to close before it abandons
+    /// them (logging each): [`DEFAULT_SHUTDOWN_TIMEOUT`] unless set.
+    pub shutdown_timeout: std::time::Duration,
 }
+
+/// See [`RuntimeOptions::shutdown_timeout`]: a process closes within one slice of being
+/// terminated; only one stuck in a long native call can take longer.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
@@ -65,6 +73,7 @@ impl Default for RuntimeOptions {
             trace: false,
             log: GuestLog::default(),
             only: None,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
 }
@@ -83,6 +92,8 @@ pub enum SpawnError {
     UnknownEntry(String),
     #[error("process host not found: {0}")]
     UnknownHost(String),
+    #[error("{0}")]
+    HostFull(#[from] HostFull),
 }
 
 /// A loaded project with its hosts running. Dropping it (or [`Runtime::shutdown`])
@@ -94,6 +105,7 @@ pub struct Runtime {
 impl Runtime {
     /// Loads the project (all-or-nothing), links every wasm entry and starts every host.
     pub fn load(root: &Path, options: RuntimeOptions) -> Result<Runtime, RuntimeError> {
+        fd_limit::raise_to_hard_limit();
         let kernel = Kernel::load(root, options)?;
         let runtime = Runtime { kernel };
         crate::lua::prepare(&runtime.kernel)?;
