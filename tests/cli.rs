@@ -251,6 +251,17 @@ fn version_help_and_check() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_stops_the_process_cleanly_with_status_130() {
+    stops_cleanly_on("INT");
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_process_cleanly_like_ctrl_c() {
+    stops_cleanly_on("TERM");
+}
+
+#[cfg(unix)]
+fn stops_cleanly_on(signal: &str) {
     let (mut cmd, _c) = wippy();
     let mut child = cmd
         .args(["--project", "examples", "run", "probe", "sleep", "600000"])
@@ -266,7 +277,7 @@ fn ctrl_c_stops_the_process_cleanly_with_status_130() {
         .unwrap();
     assert_eq!(line, "sleeping 600000\n");
     let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());

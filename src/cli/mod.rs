@@ -47,7 +47,7 @@ pub enum Command {
 const RUN_HELP: &str = "\
 Exit status: the guest's WASI exit code; for a method's return value, a string is printed
 and exits 0, an integer N exits N, false exits 1, true or nothing exits 0; a failure prints
-the error and exits 1. Ctrl-C stops the process cleanly (exit 130); a second forces exit.
+the error and exits 1. Ctrl-C or SIGTERM stops the process cleanly (exit 130); a second forces exit.
 
 Examples:
   wippy run list

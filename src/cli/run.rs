@@ -122,8 +122,9 @@ fn run_file(file: &Path, args: &[String], flags: &FileFlags) -> ExitCode {
     exit_status(result, flags.invoke.is_some())
 }
 
-/// Runs `entry` on the terminal host until it ends. The first Ctrl-C terminates it (its
-/// Close runs, then we exit 130); a second exits at once.
+/// Runs `entry` on the terminal host until it ends. The first Ctrl-C (or SIGTERM, or
+/// SIGHUP: `ctrlc`'s `termination` feature) terminates it (its Close runs, then we exit
+/// 130); a second exits at once.
 fn execute(runtime: &Runtime, entry: &str, host: &str, words: &[String]) -> Result<ExitResult, u8> {
     let mailbox = Mailbox::new();
     let presses = Arc::new(AtomicUsize::new(0));
