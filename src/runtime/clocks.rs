@@ -14,6 +14,7 @@ use wasmtime::{Caller, Linker};
 use wasmtime_wasi::p2::{subscribe, DynPollable, Pollable};
 use wasmtime_wasi::HostMonotonicClock;
 
+use super::guest_memory;
 use super::state::ProcessState;
 use crate::executor;
 
@@ -163,11 +164,10 @@ async fn poll_oneoff(
     }
     // Every range is checked against the memory before anything is allocated or copied:
     // `count` comes from the guest, and `count * 48` bytes of it must exist.
-    let size = memory.data_size(&*caller) as u64;
-    let fits = |at: u32, len: u64| (at as u64).checked_add(len).is_some_and(|end| end <= size);
-    if !fits(subs, count as u64 * SUBSCRIPTION_SIZE as u64)
-        || !fits(out, count as u64 * EVENT_SIZE as u64)
-        || !fits(nevents, 4)
+    let size = memory.data_size(&*caller);
+    if guest_memory::array(size, subs, count, SUBSCRIPTION_SIZE).is_none()
+        || guest_memory::array(size, out, count, EVENT_SIZE).is_none()
+        || guest_memory::array(size, nevents, 1, 4).is_none()
     {
         return Ok(ERRNO_FAULT);
     }

@@ -16,6 +16,7 @@
 mod clocks;
 pub mod event;
 mod fd_limit;
+mod guest_memory;
 mod host;
 mod kernel;
 pub mod log;
