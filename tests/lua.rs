@@ -312,3 +312,366 @@ end }
         ])
     );
 }
+
+#[test]
+fn a_hundred_thousand_spawn_monitored_and_receive_round_trips_from_one_script() {
+    // Each receive parks the script: 100k round trips through the preemption hook and
+    // mlua's async poller, with the GC running in between (this used to segfault).
+    let script = r#"
+local process = require("process")
+return { main = function(n)
+  local count = 0
+  for i = 1, n do
+    local pid, err = process.spawn_monitored("t:worker", "t:host", i, 1)
+    assert(pid, err)
+    local e = process.receive()
+    assert(e.from == pid and e.value == i, "a wrong EXIT")
+    count = count + 1
+  end
+  return count
+end }
+"#;
+    let rt = runtime(&(workers() + &lua("loop", script)));
+    let started = std::time::Instant::now();
+    let r = run_to_exit(&rt, "t:loop", vec![Value::Int(100_000)]);
+    eprintln!("100k spawn_monitored + receive: {:?}", started.elapsed());
+    assert_eq!(r.error, None);
+    assert_eq!(r.value, Value::Int(100_000));
+}
+
+#[test]
+fn a_hundred_thousand_pcall_sleeps_from_one_script() {
+    // This used to fail after ~9,400 calls with "attempt to call a userdata value".
+    let script = r#"
+local time = require("time")
+return { main = function(n)
+  local count = 0
+  for _ = 1, n do
+    local ok, err = pcall(time.sleep, 0)
+    assert(ok, err)
+    count = count + 1
+  end
+  return count
+end }
+"#;
+    let rt = runtime(&lua("sleeps", script));
+    let started = std::time::Instant::now();
+    let r = run_to_exit(&rt, "t:sleeps", vec![Value::Int(100_000)]);
+    eprintln!("100k pcall(time.sleep, 0): {:?}", started.elapsed());
+    assert_eq!(r.error, None);
+    assert_eq!(r.value, Value::Int(100_000));
+}
+
+#[test]
+fn a_busy_coroutine_is_preempted_and_can_be_terminated() {
+    let busy = r#"
+return { main = function()
+  local co = coroutine.wrap(function()
+    while true do pcall(function() end) end
+  end)
+  co()
+end }
+"#;
+    let rt = runtime(&(workers() + &lua("busy", busy)));
+    let me = Mailbox::new();
+    let pid = rt.spawn_monitored(&me, "t:busy", HOST, vec![]).unwrap();
+    // The host has one worker: the neighbour runs only if the coroutine is preempted.
+    wait_for_steps(&rt, &pid, 2);
+    assert_eq!(
+        run_to_exit(&rt, "t:worker", vec![Value::Int(4), Value::Int(5)]).value,
+        Value::Int(20)
+    );
+    assert!(rt.terminate(&pid));
+    let exit = me.receive(WAIT).unwrap();
+    assert_eq!(exit.kind, EventKind::Exit);
+    assert_eq!(exit.from, pid);
+    assert_eq!(exit.result.error.as_deref(), Some("process terminated"));
+}
+
+#[test]
+fn a_kill_ends_a_busy_loop_where_the_hook_cannot_yield_even_under_pcall() {
+    // Inside a table.sort comparator nothing can yield: the hook can only raise, and the
+    // script catches every error. After a kill the hook runs at every instruction, so an
+    // error escapes through the instructions outside the pcall.
+    let busy = r#"
+return { main = function()
+  while true do
+    pcall(table.sort, { 3, 2, 1 }, function(a, b)
+      while true do
+        pcall(function() for _ = 1, 1e9 do end end)
+      end
+    end)
+  end
+end }
+"#;
+    let rt = runtime(&lua("stubborn", busy));
+    let me = Mailbox::new();
+    let pid = rt.spawn_monitored(&me, "t:stubborn", HOST, vec![]).unwrap();
+    wait_for_steps(&rt, &pid, 1);
+    assert!(rt.terminate(&pid));
+    let exit = me.receive(WAIT).unwrap();
+    assert_eq!(exit.from, pid);
+    assert_eq!(exit.result.error.as_deref(), Some("process terminated"));
+}
+
+#[test]
+fn sleep_and_receive_inside_a_coroutine_park_the_process_and_resume_it() {
+    let script = r#"
+local process, time = require("process"), require("time")
+return { main = function()
+  local co = coroutine.create(function(a)
+    local t0 = time.now()
+    time.sleep(time.milliseconds(250))
+    local b = coroutine.yield(a + 1, (time.now() - t0):milliseconds())
+    local pid = process.spawn_monitored("t:worker", "t:host", b, 3)
+    local e = process.receive()
+    return e.from == pid, e.value
+  end)
+  local ok1, first, waited = coroutine.resume(co, 1)
+  local ok2, same, value = coroutine.resume(co, 7)
+  local gen = coroutine.wrap(function()
+    time.sleep(10)
+    coroutine.yield("slept")
+    process.send(process.pid(), "note", "hi")
+    return process.inbox():receive().payload
+  end)
+  local sum = 0
+  for v in coroutine.wrap(function()
+    for i = 1, 3 do time.sleep(1) coroutine.yield(i) end
+  end) do
+    sum = sum + v
+  end
+  -- A coroutine resumed where nothing can be suspended (a C function's callback) cannot
+  -- wait: a clear error rather than a stray value.
+  local _, stuck = pcall(string.gsub, "a", "a", function()
+    coroutine.wrap(function() time.sleep(1) end)()
+  end)
+  return {
+    ok = ok1 and ok2, first = first, waited = waited, same = same, value = value,
+    status = coroutine.status(co), gen1 = gen(), gen2 = gen(), sum = sum,
+    stuck = string.find(stuck, "cannot wait here", 1, true) ~= nil,
+  }
+end }
+"#;
+    let rt = runtime_with(&(workers() + &lua("co", script)), |o| {
+        o.clock = ClockKind::Virtual
+    });
+    let r = run_to_exit(&rt, "t:co", vec![]);
+    assert_eq!(r.error, None);
+    assert_eq!(
+        r.value,
+        map(&[
+            ("ok", Value::Bool(true)),
+            ("first", Value::Int(2)),
+            ("waited", Value::Int(250)),
+            ("same", Value::Bool(true)),
+            ("value", Value::Int(21)),
+            ("status", Value::String("dead".into())),
+            ("gen1", Value::String("slept".into())),
+            ("gen2", Value::String("hi".into())),
+            ("sum", Value::Int(6)),
+            ("stuck", Value::Bool(true)),
+        ])
+    );
+}
+
+#[test]
+fn the_sandbox_has_no_file_access_no_bytecode_and_no_finalizers() {
+    let script = r#"
+return { main = function(binary)
+  local out = {
+    loadfile = type(loadfile), dofile = type(dofile), dump = type(string.dump),
+    text = load("return 1 + 1")(),
+  }
+  local f, err = load(binary)
+  out.binary = f == nil and err or "loaded"
+  f, err = load(binary, "bin", "b")
+  out.binary_b = f == nil and err or "loaded"
+  local ok, gc = pcall(setmetatable, {}, { __gc = function() end })
+  out.gc = ok and "set" or gc
+  ok, err = pcall(collectgarbage, "stop")
+  out.stop = ok and "stopped" or err
+  out.count = type(collectgarbage("count"))
+  return out
+end }
+"#;
+    let binary = mlua::Lua::new()
+        .load("return 1")
+        .into_function()
+        .unwrap()
+        .dump(false);
+    let rt = runtime(&lua("sandbox", script));
+    let r = run_to_exit(&rt, "t:sandbox", vec![Value::Bytes(binary)]);
+    assert_eq!(r.error, None);
+    let Value::Map(got) = r.value else {
+        panic!("{r:?}")
+    };
+    let text = |k: &str| match &got[k] {
+        Value::String(s) => s.clone(),
+        other => panic!("{k}: {other:?}"),
+    };
+    assert_eq!(text("loadfile"), "nil");
+    assert_eq!(text("dofile"), "nil");
+    assert_eq!(text("dump"), "nil");
+    assert_eq!(got["text"], Value::Int(2));
+    for k in ["binary", "binary_b"] {
+        assert!(
+            text(k).contains("attempt to load a binary chunk"),
+            "{k}: {}",
+            text(k)
+        );
+    }
+    assert!(text("gc").contains("__gc"), "{}", text("gc"));
+    assert!(text("stop").contains("stop"), "{}", text("stop"));
+    assert_eq!(text("count"), "number");
+}
+
+#[test]
+fn a_lua_source_outside_the_project_fails_the_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside.lua");
+    std::fs::write(&outside, "return { main = function() return 1 end }").unwrap();
+    let root = dir.path().join("project");
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    std::fs::write(
+        root.join("inside.lua"),
+        "return { main = function() return 2 end }",
+    )
+    .unwrap();
+    let host = "  - name: host\n    kind: process.host\n";
+    let entry = |name: &str, source: &str| {
+        format!("  - name: {name}\n    kind: process.lua\n    source: file://{source}\n")
+    };
+    let load = |index: &str, sub: Option<&str>| {
+        std::fs::write(root.join("_index.yaml"), index).unwrap();
+        if let Some(sub) = sub {
+            std::fs::write(root.join("sub/_index.yaml"), sub).unwrap();
+        }
+        let cache = tempfile::tempdir().unwrap();
+        Runtime::load(&root, options(&cache, 8)).map(|_| ())
+    };
+
+    // An absolute path is refused as the registry is read...
+    let entries = host.to_owned() + &entry("abs", &outside.display().to_string());
+    let err = load(&index_with(&entries), None).unwrap_err().to_string();
+    assert!(err.contains("entry t:abs: field source:"), "{err}");
+
+    // ... `..` out of the project and a symlink out of it when the script is read.
+    let mut entries = host.to_owned() + &entry("up", "../outside.lua");
+    entries += &entry("deep", "sub/../../outside.lua");
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&outside, root.join("link.lua")).unwrap();
+        entries += &entry("link", "link.lua");
+    }
+    let err = load(&index_with(&entries), None).unwrap_err().to_string();
+    for name in ["up", "deep"] {
+        assert!(
+            err.contains(&format!(
+                "entry t:{name}: field source: failed to open file"
+            )),
+            "{err}"
+        );
+    }
+    #[cfg(unix)]
+    assert!(err.contains("entry t:link: field source:"), "{err}");
+    assert!(err.contains("leaves the project folder"), "{err}");
+
+    // `..` is fine while it stays inside the project: a nested _index.yaml reaching up.
+    let sub = "version: \"1.0\"\nnamespace: s\nentries:\n".to_owned()
+        + &entry("up", "../inside.lua")
+        + "  - name: up_too\n    kind: process.lua\n    source: file://./../sub/../inside.lua\n";
+    load(&index_with(host), Some(&sub)).unwrap();
+}
+
+#[test]
+fn bad_durations_are_lua_errors() {
+    let script = r#"
+local process, time = require("process"), require("time")
+return { main = function()
+  local huge = time.seconds(1.8e19)
+  local cases = {
+    sleep_huge = function() time.sleep(1e300) end,
+    sleep_negative = function() time.sleep(-1) end,
+    sleep_nan = function() time.sleep(0/0) end,
+    sleep_inf = function() time.sleep(1/0) end,
+    sleep_string = function() time.sleep("1e300h") end,
+    sleep_too_long = function() time.sleep(huge) end,
+    seconds_huge = function() return time.seconds(1e300) end,
+    add_overflow = function() return huge + huge end,
+    receive_huge = function() return process.receive(1e300) end,
+    receive_too_long = function() return process.receive(huge) end,
+    events_negative = function() return process.events():receive(-5) end,
+  }
+  local out = {}
+  for name, f in pairs(cases) do
+    local ok, err = pcall(f)
+    out[name] = ok and "no error" or tostring(err)
+  end
+  return out
+end }
+"#;
+    let rt = runtime(&lua("durations", script));
+    let r = run_to_exit(&rt, "t:durations", vec![]);
+    assert_eq!(r.error, None);
+    let Value::Map(got) = r.value else {
+        panic!("{r:?}")
+    };
+    assert_eq!(got.len(), 11, "{got:?}");
+    for (name, message) in &got {
+        let Value::String(message) = message else {
+            panic!("{name}: {message:?}")
+        };
+        assert!(
+            message.contains("duration") || message.contains("seconds"),
+            "{name}: {message}"
+        );
+    }
+    let text = |k: &str| format!("{:?}", got[k]);
+    for k in ["sleep_too_long", "add_overflow", "receive_too_long"] {
+        assert!(text(k).contains("duration too long"), "{k}: {}", text(k));
+    }
+    assert!(
+        text("sleep_negative").contains("negative"),
+        "{}",
+        text("sleep_negative")
+    );
+}
+
+#[test]
+fn preemptions_and_waits_pass_through_nested_coroutines() {
+    // Six coroutines deep, a busy loop is preempted many times and a sleep parks the
+    // process; every level in between passes them outward and gets its value back.
+    let script = r##"
+local time = require("time")
+return { main = function()
+  local function level(n)
+    if n == 0 then
+      local s = 0
+      for i = 1, 300000 do s = s + select("#", table.unpack({ i, i, i })) end
+      time.sleep(time.milliseconds(40))
+      return s
+    end
+    local co = coroutine.wrap(function() return level(n - 1) end)
+    return co()
+  end
+  local t0 = time.now()
+  local s = level(6)
+  return { s = s, waited = (time.now() - t0):milliseconds() >= 40 }
+end }
+"##;
+    let rt = runtime_with(&lua("nested", script), |o| o.clock = ClockKind::Virtual);
+    let me = Mailbox::new();
+    rt.spawn_monitored(&me, "t:nested", HOST, vec![]).unwrap();
+    let exit = me.receive(WAIT).unwrap();
+    assert_eq!(exit.result.error, None);
+    assert_eq!(
+        exit.result.value,
+        map(&[("s", Value::Int(900_000)), ("waited", Value::Bool(true))])
+    );
+    let steps = exit.stats.expect("an EXIT carries counters").steps;
+    assert!(
+        steps > 100,
+        "{steps} Steps: the busy loop was not preempted"
+    );
+}

@@ -5,15 +5,21 @@
 //!
 //! The sandbox: the `table`, `string`, `math`, `utf8` and `coroutine` libraries, `print`
 //! (to the terminal or the host's log), and `require` for `process` and `time` only. No
-//! `io`, `os`, `package` or `debug`: a script reaches the world through processes.
+//! `io`, `os`, `package`, `debug`, `loadfile`, `dofile` or `string.dump`: a script reaches
+//! the world through processes. `load` takes text only, `setmetatable` refuses `__gc`
+//! (finalizers run with hooks off) and `collectgarbage` only collects and measures (see
+//! `support.lua`).
 
 mod convert;
 mod process_api;
 mod time_api;
 
+use std::cell::{Cell, RefCell};
+use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
 use std::sync::{Arc, Weak};
 
-use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value as LuaValue, Variadic};
+use mlua::{ffi, ChunkMode, Function, Lua, LuaOptions, StdLib, Table, Value as LuaValue, Variadic};
 
 use crate::event::ExitResult;
 use crate::registry::{EntryConfig, EntryId, LoadErrors, Location, LuaSource, Problem};
@@ -47,18 +53,24 @@ pub fn prepare(kernel: &Arc<Kernel>) -> Result<(), LoadErrors> {
         let at = Location::entry(&entry.file, &entry.id).with_field("source");
         let (source, name) = match &lua.source {
             LuaSource::Inline(code) => (code.clone(), format!("{}", entry.id)),
-            LuaSource::File(path) => match std::fs::read_to_string(path) {
-                Ok(code) => (code, path.display().to_string()),
-                Err(_) => {
-                    problems.push(Problem::new(
-                        at,
-                        format!("failed to open file: {}", path.display()),
-                    ));
-                    continue;
+            LuaSource::File(path) => {
+                match script_file(kernel.project.registry.root(), path)
+                    .and_then(|full| std::fs::read_to_string(full).map_err(|_| open_failed(path)))
+                {
+                    Ok(code) => (code, path.display().to_string()),
+                    Err(message) => {
+                        problems.push(Problem::new(at, message));
+                        continue;
+                    }
                 }
-            },
+            }
         };
-        if let Err(e) = Lua::new().load(&source).set_name(&name).into_function() {
+        if let Err(e) = Lua::new()
+            .load(&source)
+            .set_name(&name)
+            .set_mode(ChunkMode::Text)
+            .into_function()
+        {
             problems.push(Problem::new(at, format!("lua syntax error: {e}")));
             continue;
         }
@@ -78,6 +90,50 @@ pub fn prepare(kernel: &Arc<Kernel>) -> Result<(), LoadErrors> {
     } else {
         Err(LoadErrors { problems })
     }
+}
+
+fn open_failed(path: &Path) -> String {
+    format!("failed to open file: {}", path.display())
+}
+
+/// Where a `file://` script (`path`: the folder of its _index.yaml joined with the source)
+/// really is, if that is inside the project `root`: `..` may not climb out of the project,
+/// and after symlinks are resolved the file must still be under the (canonical) root.
+fn script_file(root: &Path, path: &Path) -> Result<PathBuf, String> {
+    let outside = |how: &str| {
+        format!(
+            "failed to open file: {}: the path leaves the project folder{how}",
+            path.display()
+        )
+    };
+    let relative = path.strip_prefix(root).map_err(|_| outside(""))?;
+    let mut inside = PathBuf::new();
+    for component in relative.components() {
+        match component {
+            Component::CurDir => {}
+            Component::Normal(part) => inside.push(part),
+            Component::ParentDir => {
+                if !inside.pop() {
+                    return Err(outside(""));
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return Err(outside("")),
+        }
+    }
+    let root = root
+        .canonicalize()
+        .map_err(|e| format!("project folder {}: {e}", root.display()))?;
+    let full = root
+        .join(inside)
+        .canonicalize()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => open_failed(path),
+            _ => format!("failed to open file: {}: {e}", path.display()),
+        })?;
+    if !full.starts_with(&root) {
+        return Err(outside(" through a symlink"));
+    }
+    Ok(full)
 }
 
 fn body(script: Arc<Script>, args: Vec<Value>, kernel: Weak<Kernel>) -> Body {
@@ -156,40 +212,164 @@ fn new_state(ctx: &ProcessCtx, kernel: Weak<Kernel>) -> mlua::Result<Lua> {
             Ok(())
         })?,
     )?;
-    // Preemption: every INSTRUCTION_SLICE instructions, the thread our executor drives
-    // yields (one Step). A script's own coroutine must not: a yield there would return
-    // to its resumer as if the coroutine had yielded. A busy coroutine is not preempted,
-    // but a kill still ends it (the hook raises an error until it unwinds).
+    install_support(&lua, ctx)?;
+    Ok(lua)
+}
+
+// Why the driver and the trampolines (src/lua/support.lua) exist.
+//
+// The hook preempts by yielding the running thread from inside the hook. After such a
+// yield Lua 5.4 keeps the interrupted Lua frame as the thread's current frame, so the
+// frame's live registers count as stack slots. mlua's `AsyncThread::poll` (and
+// `Thread::resume`) run every resume under `StackGuard::with_top(thread, 0)`, which sets
+// the thread's top to 0 afterwards: it truncates that frame. The GC then stops marking
+// (and clears) the frame's registers, and instructions that take "all values up to the
+// top" read a wrong top: crashes after some thousands of preemptions. Lua's own
+// `coroutine.resume` handles hook yields correctly.
+//
+// So the thread mlua drives (the driver) is never preempted: it runs only `driver`, which
+// resumes the script in a coroutine with the raw `coroutine.resume` and passes whatever
+// that coroutine yields outward. An async host function yields mlua's "pending" marker:
+// passed outward, mlua parks the task; a preemption yields nothing: passed outward, mlua
+// wakes the task and returns Pending, which is one Step. Scripts' own coroutines get the
+// same treatment from the `coroutine.resume`/`wrap` replacements, so a wait or a busy loop
+// inside a coroutine parks or is preempted like one outside. The hook records which thread
+// it yielded, so the resumer can tell a preemption from the script's own `yield()`.
+
+/// What the preemption hook and the trampolines share.
+#[derive(Default)]
+struct Preemption {
+    /// The `lua_State` of the thread mlua drives: never yielded by the hook.
+    driver: Cell<usize>,
+    /// Threads the hook yielded whose resumer has not looked yet (at most one per level of
+    /// coroutine nesting).
+    preempted: RefCell<Vec<usize>>,
+}
+
+impl Preemption {
+    /// Whether the hook preempted `thread` (a `lua_State` address) since the last look.
+    fn take(&self, thread: usize) -> bool {
+        let mut preempted = self.preempted.borrow_mut();
+        let before = preempted.len();
+        preempted.retain(|t| *t != thread);
+        preempted.len() != before
+    }
+}
+
+/// What a Lua state keeps for [`drive`].
+struct Support {
+    preemption: Rc<Preemption>,
+    driver: Function,
+}
+
+/// Installs the driver, the sandbox's replacements (see `support.lua`) and the hook.
+fn install_support(lua: &Lua, ctx: &ProcessCtx) -> mlua::Result<()> {
+    let preemption = Rc::new(Preemption::default());
+    let globals = lua.globals();
+    let coroutine: Table = globals.get("coroutine")?;
+    let string: Table = globals.get("string")?;
+    let raw = lua.create_table()?;
+    for name in [
+        "resume",
+        "create",
+        "status",
+        "close",
+        "yield",
+        "isyieldable",
+    ] {
+        raw.set(name, coroutine.get::<Function>(name)?)?;
+    }
+    for name in ["load", "setmetatable", "collectgarbage"] {
+        raw.set(name, globals.get::<Function>(name)?)?;
+    }
+    let p = preemption.clone();
+    let take = lua.create_function(move |_, co: mlua::Thread| Ok(p.take(co.state() as usize)))?;
+    let (driver, resume, wrap, load, setmetatable, collectgarbage): (
+        Function,
+        Function,
+        Function,
+        Function,
+        Function,
+        Function,
+    ) = lua
+        .load(include_str!("support.lua"))
+        .set_name("=wippy")
+        .set_mode(ChunkMode::Text)
+        .call((raw, take, LuaValue::LightUserData(Lua::poll_pending())))?;
+    coroutine.set("resume", resume)?;
+    coroutine.set("wrap", wrap)?;
+    globals.set("load", load)?;
+    globals.set("setmetatable", setmetatable)?;
+    globals.set("collectgarbage", collectgarbage)?;
+    // They read host files; `string.dump` makes bytecode, which `load` refuses anyway.
+    globals.set("loadfile", LuaValue::Nil)?;
+    globals.set("dofile", LuaValue::Nil)?;
+    string.set("dump", LuaValue::Nil)?;
+    lua.set_app_data(Support {
+        preemption: preemption.clone(),
+        driver,
+    });
+
+    // Every INSTRUCTION_SLICE instructions, yield the running thread if it can yield and
+    // is not the driver (see above). Once the process is killed: yield if possible (the
+    // task then drops the whole state), else raise `process terminated`, and check at
+    // every instruction from then on, so a `pcall` catching the error cannot keep a loop
+    // alive: the next instruction outside it raises again, until a yieldable frame yields.
     let kill = ctx.kill.clone();
     lua.set_global_hook(
         mlua::HookTriggers::new().every_nth_instruction(INSTRUCTION_SLICE),
         move |lua, _| {
-            let driving = lua
-                .app_data_ref::<Driver>()
-                .is_some_and(|d| d.0 == lua.current_thread());
-            if driving {
-                Ok(mlua::VmState::Yield)
-            } else if kill.is_killed() {
-                Err(mlua::Error::runtime("process terminated"))
-            } else {
-                Ok(mlua::VmState::Continue)
+            let killed = kill.is_killed();
+            let terminated = || {
+                if killed {
+                    Err(mlua::Error::runtime("process terminated"))
+                } else {
+                    Ok(mlua::VmState::Continue)
+                }
+            };
+            // The running thread, without making an mlua reference (which can panic
+            // when it cannot grow its stack at the memory limit).
+            let mut state = std::ptr::null_mut();
+            // SAFETY: the closure only copies the pointer of the thread running the hook.
+            if unsafe { lua.exec_raw::<()>((), |s| state = s) }.is_err() {
+                return terminated();
             }
+            if state as usize == preemption.driver.get() {
+                return Ok(mlua::VmState::Continue);
+            }
+            // SAFETY: `state` is the thread running this hook, alive while it runs;
+            // re-arming its own hook from inside the hook is allowed by Lua.
+            unsafe {
+                if killed {
+                    let hook = ffi::lua_gethook(state);
+                    ffi::lua_sethook(state, hook, ffi::lua_gethookmask(state), 1);
+                }
+                if ffi::lua_isyieldable(state) != 0 {
+                    preemption.preempted.borrow_mut().push(state as usize);
+                    return Ok(mlua::VmState::Yield);
+                }
+            }
+            terminated()
         },
-    )?;
-    Ok(lua)
+    )
 }
 
-/// The Lua thread our executor drives (the one that may yield to it).
-struct Driver(mlua::Thread);
-
-/// Runs `f(args)` on a new Lua thread driven by our executor.
+/// Runs `f(args)` on a new Lua thread driven by our executor (through the driver).
 async fn drive<R: mlua::FromLuaMulti>(
     lua: &Lua,
     f: Function,
     args: impl mlua::IntoLuaMulti,
 ) -> mlua::Result<R> {
-    let thread = lua.create_thread(f)?;
-    lua.set_app_data(Driver(thread.clone()));
+    let (preemption, driver) = {
+        let support = lua
+            .app_data_ref::<Support>()
+            .expect("new_state installs the driver");
+        (support.preemption.clone(), support.driver.clone())
+    };
+    let thread = lua.create_thread(driver)?;
+    preemption.driver.set(thread.state() as usize);
+    let mut args = args.into_lua_multi(lua)?;
+    args.push_front(LuaValue::Function(f));
     thread.into_async(args)?.await
 }
 
@@ -200,11 +380,29 @@ async fn call(
     ctx: &ProcessCtx,
 ) -> mlua::Result<ExitResult> {
     let lua = new_state(ctx, kernel)?;
+    // Taken before the script runs: a script may replace the global.
+    let xpcall: Function = lua.globals().get("xpcall")?;
+    let handler = lua.create_function(|lua, msg: LuaValue| {
+        let text = match &msg {
+            LuaValue::String(s) => s.to_string_lossy(),
+            other => other.to_string()?,
+        };
+        lua.traceback(Some(&text), 1)
+    })?;
     let chunk = lua
         .load(&script.source)
         .set_name(&script.name)
+        .set_mode(ChunkMode::Text)
         .into_function()?;
-    let returned: LuaValue = drive(&lua, chunk, ()).await?;
+    let returned = match protected(&lua, &xpcall, &handler, chunk, Vec::new()).await? {
+        Ok(values) => values.into_iter().next().unwrap_or(LuaValue::Nil),
+        Err(message) => {
+            return Ok(ExitResult::failed(format!(
+                "lua process {}: {message}",
+                script.id
+            )))
+        }
+    };
     let main: Option<Function> = match &returned {
         LuaValue::Table(t) => t.get(script.method.as_str())?,
         LuaValue::Function(f) if script.method == "main" => Some(f.clone()),
@@ -216,35 +414,50 @@ async fn call(
             script.id, script.method, script.method, script.method
         )));
     };
-    let handler = lua.create_function(|lua, msg: LuaValue| {
-        let text = match &msg {
-            LuaValue::String(s) => s.to_string_lossy(),
-            other => other.to_string()?,
-        };
-        lua.traceback(Some(&text), 1)
-    })?;
-    let mut call_args = vec![LuaValue::Function(main), LuaValue::Function(handler)];
-    for a in &args {
-        call_args.push(to_lua(&lua, a)?);
-    }
-    let xpcall: Function = lua.globals().get("xpcall")?;
-    let mut out: Variadic<LuaValue> = drive(&lua, xpcall, Variadic::from_iter(call_args)).await?;
-    if out.is_empty() {
-        return Ok(ExitResult::ok(Value::Null));
-    }
-    let ok = matches!(out.remove(0), LuaValue::Boolean(true));
-    if !ok {
-        let message = out
-            .first()
-            .map(|m| m.to_string())
-            .transpose()?
-            .unwrap_or_default();
-        return Ok(ExitResult::failed(message));
-    }
+    let args = args
+        .iter()
+        .map(|a| to_lua(&lua, a))
+        .collect::<mlua::Result<Vec<_>>>()?;
+    let out = match protected(&lua, &xpcall, &handler, main, args).await? {
+        Ok(out) => out,
+        Err(message) => return Ok(ExitResult::failed(message)),
+    };
     let value = match out.len() {
         0 => Value::Null,
         1 => from_lua(&out[0])?,
         _ => Value::List(out.iter().map(from_lua).collect::<mlua::Result<_>>()?),
     };
     Ok(ExitResult::ok(value))
+}
+
+/// Runs `f(args)` under `xpcall` with the traceback `handler`, on our executor: its
+/// results, or its error message (with the traceback).
+async fn protected(
+    lua: &Lua,
+    xpcall: &Function,
+    handler: &Function,
+    f: Function,
+    args: Vec<LuaValue>,
+) -> mlua::Result<Result<Vec<LuaValue>, String>> {
+    let mut call_args = Vec::with_capacity(args.len() + 2);
+    call_args.push(LuaValue::Function(f));
+    call_args.push(LuaValue::Function(handler.clone()));
+    call_args.extend(args);
+    let mut out: Vec<LuaValue> =
+        drive::<Variadic<LuaValue>>(lua, xpcall.clone(), Variadic::from_iter(call_args))
+            .await?
+            .into_iter()
+            .collect();
+    if out.is_empty() {
+        return Ok(Ok(out));
+    }
+    if matches!(out.remove(0), LuaValue::Boolean(true)) {
+        return Ok(Ok(out));
+    }
+    let message = out
+        .first()
+        .map(|m| m.to_string())
+        .transpose()?
+        .unwrap_or_default();
+    Ok(Err(message))
 }

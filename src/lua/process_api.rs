@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use mlua::{Lua, Table, UserData, UserDataMethods, Value as LuaValue, Variadic};
 
 use super::convert::{from_lua, to_lua};
-use super::time_api::duration;
+use super::time_api::{deadline, duration};
 use crate::event::{Event, EventKind, Mailbox, Message, Pid};
 use crate::runtime::{Kernel, Watchers};
 use crate::value::Value;
@@ -31,10 +31,15 @@ fn pid_arg(text: &str) -> mlua::Result<Pid> {
     Pid::parse(text).ok_or_else(|| mlua::Error::runtime(format!("not a pid: {text:?}")))
 }
 
+/// A receive timeout: a duration (see [`duration`]) the clock can count from now.
 fn timeout_arg(v: Option<LuaValue>) -> mlua::Result<Option<Duration>> {
     match v {
         None | Some(LuaValue::Nil) => Ok(None),
-        Some(v) => duration(&v).map(Some),
+        Some(v) => {
+            let d = duration(&v)?;
+            deadline(d)?;
+            Ok(Some(d))
+        }
     }
 }
 
@@ -228,6 +233,12 @@ pub fn module(lua: &Lua, me: Me) -> mlua::Result<Table> {
             async move { receive(&lua, &inbox, false, timeout).await }
         })?,
     )?;
+    // Builds the channel type's methods now, while `coroutine.yield` (which mlua's async
+    // methods capture when the type is first used) is still the library's own.
+    lua.create_userdata(Channel {
+        inbox: me.inbox.clone(),
+        messages: false,
+    })?;
     for (name, messages) in [("events", false), ("inbox", true)] {
         let m = me.clone();
         t.set(

@@ -13,10 +13,15 @@ pub struct LuaDuration(pub Duration);
 impl UserData for LuaDuration {
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
         methods.add_method("seconds", |_, d, ()| Ok(d.0.as_secs_f64()));
-        methods.add_method("milliseconds", |_, d, ()| Ok(d.0.as_millis() as i64));
+        methods.add_method("milliseconds", |_, d, ()| {
+            Ok(i64::try_from(d.0.as_millis()).unwrap_or(i64::MAX))
+        });
         methods.add_meta_method(MetaMethod::ToString, |_, d, ()| Ok(format!("{:?}", d.0)));
         methods.add_meta_function(MetaMethod::Add, |_, (a, b): (LuaValue, LuaValue)| {
-            Ok(LuaDuration(duration(&a)? + duration(&b)?))
+            duration(&a)?
+                .checked_add(duration(&b)?)
+                .map(LuaDuration)
+                .ok_or_else(too_long)
         });
     }
 }
@@ -54,37 +59,76 @@ impl mlua::FromLua for LuaTime {
     }
 }
 
+/// The error for a duration beyond what the clock can count.
+fn too_long() -> mlua::Error {
+    mlua::Error::runtime("duration too long")
+}
+
+/// A number as a script would recognise it (`1e+300`, not three hundred zeros).
+fn number(x: f64) -> String {
+    if x.is_finite() && (x == 0.0 || (1e-4..1e15).contains(&x.abs())) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
+/// `secs` as a duration, or an error naming `what` the script passed.
+fn from_secs(secs: f64, what: &dyn std::fmt::Display) -> mlua::Result<Duration> {
+    if secs.is_nan() {
+        return Err(mlua::Error::runtime(format!(
+            "invalid duration: {what} is not a number"
+        )));
+    }
+    if secs < 0.0 {
+        return Err(mlua::Error::runtime(format!(
+            "invalid duration: {what} is negative"
+        )));
+    }
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| mlua::Error::runtime(format!("duration too long: {what}")))
+}
+
 /// A duration argument: a `time.*` duration, a number of milliseconds, or a string such
-/// as `"250ms"`, `"2s"`, `"1.5m"`.
+/// as `"250ms"`, `"2s"`, `"1.5m"`. Negative, NaN and unrepresentable ones are errors.
 pub fn duration(v: &LuaValue) -> mlua::Result<Duration> {
     let bad = |what: &str| mlua::Error::runtime(format!("expected a duration, got {what}"));
     match v {
         LuaValue::UserData(u) => Ok(u.borrow::<LuaDuration>()?.0),
-        LuaValue::Integer(ms) if *ms >= 0 => Ok(Duration::from_millis(*ms as u64)),
-        LuaValue::Number(ms) if *ms >= 0.0 && ms.is_finite() => {
-            Ok(Duration::from_secs_f64(ms / 1000.0))
-        }
+        LuaValue::Integer(ms) => match u64::try_from(*ms) {
+            Ok(ms) => Ok(Duration::from_millis(ms)),
+            Err(_) => Err(mlua::Error::runtime(format!(
+                "invalid duration: {ms} ms is negative"
+            ))),
+        },
+        LuaValue::Number(ms) => from_secs(ms / 1000.0, &format_args!("{} ms", number(*ms))),
         LuaValue::String(s) => {
             let text = s.to_str()?.trim().to_owned();
             let (number, unit) = text
                 .find(|c: char| c.is_ascii_alphabetic())
                 .map(|i| text.split_at(i))
-                .ok_or_else(|| bad(&text))?;
-            let n: f64 = number.trim().parse().map_err(|_| bad(&text))?;
+                .ok_or_else(|| bad(&format!("{text:?}")))?;
+            let n: f64 = number
+                .trim()
+                .parse()
+                .map_err(|_| bad(&format!("{text:?}")))?;
             let secs = match unit {
                 "ms" => n / 1000.0,
                 "s" => n,
                 "m" => n * 60.0,
                 "h" => n * 3600.0,
-                _ => return Err(bad(&text)),
+                _ => return Err(bad(&format!("{text:?} (units: ms, s, m, h)"))),
             };
-            if !(secs >= 0.0 && secs.is_finite()) {
-                return Err(bad(&text));
-            }
-            Ok(Duration::from_secs_f64(secs))
+            from_secs(secs, &format_args!("{text:?}"))
         }
         other => Err(bad(other.type_name())),
     }
+}
+
+/// The instant `d` from now on the executor's clock, or "duration too long" when the
+/// clock cannot represent it.
+pub fn deadline(d: Duration) -> mlua::Result<Instant> {
+    executor::now().checked_add(d).ok_or_else(too_long)
 }
 
 pub fn module(lua: &Lua) -> mlua::Result<Table> {
@@ -92,23 +136,19 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
     t.set(
         "seconds",
         lua.create_function(|_, n: f64| {
-            Duration::try_from_secs_f64(n)
-                .map(LuaDuration)
-                .map_err(|_| mlua::Error::runtime(format!("invalid number of seconds: {n}")))
+            from_secs(n, &format_args!("{} seconds", number(n))).map(LuaDuration)
         })?,
     )?;
     t.set(
         "milliseconds",
         lua.create_function(|_, n: f64| {
-            Duration::try_from_secs_f64(n / 1000.0)
-                .map(LuaDuration)
-                .map_err(|_| mlua::Error::runtime(format!("invalid number of milliseconds: {n}")))
+            from_secs(n / 1000.0, &format_args!("{} milliseconds", number(n))).map(LuaDuration)
         })?,
     )?;
     t.set(
         "sleep",
         lua.create_async_function(|_, d: LuaValue| async move {
-            executor::sleep(duration(&d)?).await;
+            executor::sleep_until(deadline(duration(&d)?)?).await;
             Ok(())
         })?,
     )?;

@@ -397,6 +397,17 @@ impl EntryParser<'_> {
     fn lua(&mut self, at: &Location, raw: RawLua) -> Option<EntryConfig> {
         let source = self.required(at, "source", &raw.source)?;
         let source = match source.strip_prefix("file://") {
+            // A script must live in the project (the runtime also checks `..` and symlinks
+            // against the project folder when it reads the file).
+            Some(rel) if Path::new(rel).has_root() || Path::new(rel).is_absolute() => {
+                self.diags.problem(
+                    at.clone().with_field("source"),
+                    format!(
+                        "invalid configuration: source {source} must be a path relative to the folder of its _index.yaml, inside the project"
+                    ),
+                );
+                return None;
+            }
             Some(rel) => LuaSource::File(self.file.parent().unwrap_or(Path::new(".")).join(rel)),
             None => LuaSource::Inline(source.to_owned()),
         };
