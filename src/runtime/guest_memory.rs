@@ -12,7 +12,7 @@ pub fn array(
 ) -> Option<std::ops::Range<usize>> {
     let len = (count as u64).checked_mul(item_size as u64)?;
     let end = (at as u64).checked_add(len)?;
-    (end <= memory_size as u64).then(|| at as usize..end as usize)
+    (end <= memory_size as u64).then_some(at as usize..end as usize)
 }
 
 #[cfg(test)]
