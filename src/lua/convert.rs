@@ -69,11 +69,17 @@ fn from_lua_at(v: &LuaValue, depth: usize) -> mlua::Result<Value> {
 fn table(t: &Table, depth: usize) -> mlua::Result<Value> {
     let len = t.raw_len();
     let mut count = 0usize;
+    // A list needs every key to be an integer in 1..=len, and all of them present: `#t`
+    // alone is fooled by holes (`{nil, 2, 3, x = 1}` has a border at 3).
+    let mut in_sequence = 0usize;
     let mut map = std::collections::BTreeMap::new();
     let mut all_strings = true;
     for pair in t.pairs::<LuaValue, LuaValue>() {
         let (k, v) = pair?;
         count += 1;
+        if matches!(k, LuaValue::Integer(i) if i >= 1 && i as u64 <= len as u64) {
+            in_sequence += 1;
+        }
         match &k {
             LuaValue::String(s) if all_strings => {
                 map.insert(s.to_str()?.to_owned(), from_lua_at(&v, depth)?);
@@ -81,7 +87,7 @@ fn table(t: &Table, depth: usize) -> mlua::Result<Value> {
             _ => all_strings = false,
         }
     }
-    if count == len {
+    if count == len && in_sequence == len {
         let mut items = Vec::with_capacity(len);
         for i in 1..=len {
             items.push(from_lua_at(&t.raw_get(i)?, depth)?);
@@ -121,6 +127,10 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("sequence"));
+        for holed in ["return {nil, 2, 3, x = 1}", "return {nil, 0, [0.5] = 0}"] {
+            let holed: LuaValue = lua.load(holed).eval().unwrap();
+            assert!(from_lua(&holed).is_err(), "{holed:?} is not a sequence");
+        }
         let cyclic: LuaValue = lua
             .load("local t = {}; t.self = t; return t")
             .eval()

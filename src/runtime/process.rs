@@ -275,7 +275,10 @@ async fn init_and_call(
             let instance = match pre.instantiate_async(&mut store).await {
                 Ok(i) => i,
                 Err(e) => {
-                    let failed = ExitResult::failed(describe("failed to instantiate", &e));
+                    let failed = ExitResult::failed(format!(
+                        "failed to instantiate: {}",
+                        describe_trap(&e, budget, max_open)
+                    ));
                     return with_memory_note(failed, &store.data().memory);
                 }
             };
@@ -306,7 +309,10 @@ async fn init_and_call(
             let instance = match pre.instantiate_async(&mut store).await {
                 Ok(i) => i,
                 Err(e) => {
-                    let failed = ExitResult::failed(describe("failed to instantiate", &e));
+                    let failed = ExitResult::failed(format!(
+                        "failed to instantiate: {}",
+                        describe_trap(&e, budget, max_open)
+                    ));
                     return with_memory_note(failed, &store.data().memory);
                 }
             };
@@ -336,10 +342,6 @@ async fn init_and_call(
 /// When `limits.memory_bytes` is not set: enough for real programs, small enough that one
 /// runaway guest cannot take the host's memory.
 pub const DEFAULT_MEMORY_LIMIT: usize = 256 << 20;
-
-fn describe(what: &str, e: &wasmtime::Error) -> String {
-    format!("{what}: {e:#}")
-}
 
 /// How a call that returned an error ended: a WASI exit, or a failure.
 fn failure(method: &str, e: &wasmtime::Error, budget: u64, max_open: usize) -> ExitResult {
@@ -371,7 +373,8 @@ fn describe_trap(e: &wasmtime::Error, budget: u64, max_open: usize) -> String {
                 format!("fuel limit exceeded: the process used its {budget} fuel (limits.fuel)")
             }
             wasmtime::Trap::StackOverflow => "stack overflow".to_owned(),
-            other => format!("wasm trap: {other}"),
+            // wasmtime's Display of a trap already starts with "wasm trap: ".
+            other => other.to_string(),
         };
     }
     if let Some(wasmtime::component::ResourceTableError::Full) =

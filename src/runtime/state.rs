@@ -90,8 +90,14 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         &mut self,
         _current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        // Past the memory's own declared maximum: refuse here. Saying yes leaves wasmtime
+        // to fail the grow with an error, which (with RUST_BACKTRACE set) captures a
+        // backtrace per grow: a grow loop then ran for a minute in one Step.
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
+        }
         if desired > self.limit {
             self.refused = Some(desired);
             return Ok(false);
@@ -106,8 +112,8 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         &mut self,
         _current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= 1_000_000)
+        Ok(desired <= 1_000_000 && maximum.is_none_or(|max| desired <= max))
     }
 }
