@@ -443,13 +443,19 @@ return { main = function()
   end
   -- A coroutine resumed where nothing can be suspended (a C function's callback) cannot
   -- wait: a clear error rather than a stray value.
-  local _, stuck = pcall(string.gsub, "a", "a", function()
+  local _, stuck = pcall(table.sort, {2, 1}, function(a, b)
     coroutine.wrap(function() time.sleep(1) end)()
+    return a < b
+  end)
+  -- gsub's replacement function runs in Lua (bounded.lua), so it can wait.
+  local slept = string.gsub("a", "a", function()
+    coroutine.wrap(function() time.sleep(1) end)()
+    return "slept"
   end)
   return {
     ok = ok1 and ok2, first = first, waited = waited, same = same, value = value,
     status = coroutine.status(co), gen1 = gen(), gen2 = gen(), sum = sum,
-    stuck = string.find(stuck, "cannot wait here", 1, true) ~= nil,
+    stuck = string.find(stuck, "cannot wait here", 1, true) ~= nil, slept = slept,
   }
 end }
 "#;
@@ -471,6 +477,7 @@ end }
             ("gen2", Value::String("hi".into())),
             ("sum", Value::Int(6)),
             ("stuck", Value::Bool(true)),
+            ("slept", Value::String("slept".into())),
         ])
     );
 }
@@ -674,4 +681,69 @@ end }
         steps > 100,
         "{steps} Steps: the busy loop was not preempted"
     );
+}
+
+/// Long C library calls (a catastrophic pattern, a huge `table.move` or sort, an empty
+/// `string.rep` a billion times) run in Lua, where the hook preempts them: a neighbour
+/// spawned just before one starts has finished by the time it ends, on the only worker.
+/// `terminate` ends one mid-way.
+#[test]
+fn long_library_calls_are_preempted_and_terminable() {
+    let busy = [
+        (
+            "pattern",
+            "",
+            r#"string.find(string.rep("a", 150), ".-.-.-b")"#,
+        ),
+        ("move", "", "table.move({}, 1, 3000000, 1, {})"),
+        (
+            "sort",
+            "local t = {} for i = 1, 1000000 do t[i] = -i end",
+            "table.sort(t)",
+        ),
+    ];
+    // Building nothing takes no time at all (C loops `n` times).
+    let mut entries = workers()
+        + &lua(
+            "rep",
+            r#"return { main = function() return #string.rep("", math.maxinteger) end }"#,
+        );
+    for (name, setup, call) in busy {
+        let script = format!(
+            r#"local process = require("process")
+return {{ main = function(forever)
+  {setup}
+  process.spawn_monitored("t:worker", "t:host", 6, 7)
+  repeat {call} until not forever
+  return process.events():receive(0) ~= nil
+end }}"#
+        );
+        entries += &lua(name, &script);
+    }
+    let rt = runtime(&entries);
+    for (name, _, _) in busy {
+        let r = run_to_exit(&rt, &format!("t:{name}"), vec![Value::Bool(false)]);
+        assert_eq!(
+            r.value,
+            Value::Bool(true),
+            "{name}: the neighbour ran meanwhile: {r:?}"
+        );
+    }
+    assert_eq!(run_to_exit(&rt, "t:rep", vec![]).value, Value::Int(0));
+    let me = Mailbox::new();
+    let pid = rt
+        .spawn_monitored(&me, "t:pattern", HOST, vec![Value::Bool(true)])
+        .unwrap();
+    while rt
+        .stats(&pid)
+        .unwrap()
+        .steps
+        .load(std::sync::atomic::Ordering::Relaxed)
+        < 3
+    {
+        std::thread::yield_now();
+    }
+    rt.terminate(&pid);
+    let exit = me.receive(WAIT).unwrap();
+    assert_eq!(exit.result.error.as_deref(), Some("process terminated"));
 }

@@ -11,6 +11,8 @@
 //! `support.lua`).
 
 mod convert;
+#[cfg(test)]
+mod patterns_tests;
 mod process_api;
 mod time_api;
 
@@ -301,6 +303,16 @@ fn install_support(lua: &Lua, ctx: &ProcessCtx) -> mlua::Result<()> {
     globals.set("load", load)?;
     globals.set("setmetatable", setmetatable)?;
     globals.set("collectgarbage", collectgarbage)?;
+    // Long C calls the hook cannot interrupt get Lua paths (see `bounded.lua`).
+    let patterns: Table = lua
+        .load(include_str!("patterns.lua"))
+        .set_name("=wippy.patterns")
+        .set_mode(ChunkMode::Text)
+        .eval()?;
+    lua.load(include_str!("bounded.lua"))
+        .set_name("=wippy.bounded")
+        .set_mode(ChunkMode::Text)
+        .call::<()>((patterns, string.clone(), globals.get::<Table>("table")?))?;
     // They read host files; `string.dump` makes bytecode, which `load` refuses anyway.
     globals.set("loadfile", LuaValue::Nil)?;
     globals.set("dofile", LuaValue::Nil)?;
