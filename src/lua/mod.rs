@@ -264,6 +264,52 @@ struct Support {
     driver: Function,
 }
 
+/// One of our own Lua chunks.
+struct Builtin {
+    name: &'static str,
+    source: &'static str,
+    bytecode: std::sync::OnceLock<Vec<u8>>,
+}
+
+static SUPPORT: Builtin = Builtin {
+    name: "=wippy",
+    source: include_str!("support.lua"),
+    bytecode: std::sync::OnceLock::new(),
+};
+static PATTERNS: Builtin = Builtin {
+    name: "=wippy.patterns",
+    source: include_str!("patterns.lua"),
+    bytecode: std::sync::OnceLock::new(),
+};
+static BOUNDED: Builtin = Builtin {
+    name: "=wippy.bounded",
+    source: include_str!("bounded.lua"),
+    bytecode: std::sync::OnceLock::new(),
+};
+
+/// Loads one of our chunks into `lua`. Every Lua process loads all of them, and parsing
+/// ~2,000 lines would be most of a Lua spawn, so each is compiled once per OS process and
+/// loaded as bytecode after that. This is the only bytecode ever loaded: we made it, with
+/// this same Lua; scripts' `load` stays text-only (Lua does not verify bytecode).
+fn builtin(lua: &Lua, chunk: &'static Builtin) -> mlua::Result<Function> {
+    let bytecode = match chunk.bytecode.get() {
+        Some(b) => b,
+        None => {
+            let compiled = Lua::new()
+                .load(chunk.source)
+                .set_name(chunk.name)
+                .set_mode(ChunkMode::Text)
+                .into_function()?
+                .dump(false);
+            chunk.bytecode.get_or_init(|| compiled)
+        }
+    };
+    lua.load(&bytecode[..])
+        .set_name(chunk.name)
+        .set_mode(ChunkMode::Binary)
+        .into_function()
+}
+
 /// Installs the driver, the sandbox's replacements (see `support.lua`) and the hook.
 fn install_support(lua: &Lua, ctx: &ProcessCtx) -> mlua::Result<()> {
     let preemption = Rc::new(Preemption::default());
@@ -293,26 +339,19 @@ fn install_support(lua: &Lua, ctx: &ProcessCtx) -> mlua::Result<()> {
         Function,
         Function,
         Function,
-    ) = lua
-        .load(include_str!("support.lua"))
-        .set_name("=wippy")
-        .set_mode(ChunkMode::Text)
-        .call((raw, take, LuaValue::LightUserData(Lua::poll_pending())))?;
+    ) = builtin(lua, &SUPPORT)?.call((raw, take, LuaValue::LightUserData(Lua::poll_pending())))?;
     coroutine.set("resume", resume)?;
     coroutine.set("wrap", wrap)?;
     globals.set("load", load)?;
     globals.set("setmetatable", setmetatable)?;
     globals.set("collectgarbage", collectgarbage)?;
     // Long C calls the hook cannot interrupt get Lua paths (see `bounded.lua`).
-    let patterns: Table = lua
-        .load(include_str!("patterns.lua"))
-        .set_name("=wippy.patterns")
-        .set_mode(ChunkMode::Text)
-        .eval()?;
-    lua.load(include_str!("bounded.lua"))
-        .set_name("=wippy.bounded")
-        .set_mode(ChunkMode::Text)
-        .call::<()>((patterns, string.clone(), globals.get::<Table>("table")?))?;
+    let patterns: Table = builtin(lua, &PATTERNS)?.call(())?;
+    builtin(lua, &BOUNDED)?.call::<()>((
+        patterns,
+        string.clone(),
+        globals.get::<Table>("table")?,
+    ))?;
     // They read host files; `string.dump` makes bytecode, which `load` refuses anyway.
     globals.set("loadfile", LuaValue::Nil)?;
     globals.set("dofile", LuaValue::Nil)?;
