@@ -747,3 +747,67 @@ end }}"#
     let exit = me.receive(WAIT).unwrap();
     assert_eq!(exit.result.error.as_deref(), Some("process terminated"));
 }
+
+/// What an attacker tried: counts given as floats or strings, a `__len` that lies, a
+/// message handler that loops while a kill unwinds, the shared string metatable.
+#[test]
+fn lying_lengths_float_counts_and_kill_time_handlers_cannot_hold_the_worker() {
+    let scripts = [
+        ("rep_float", r#"return #string.rep("", 1e18) + #string.rep("", "1000000000000000000")"#),
+        ("string_meta", r#"return getmetatable("") == false"#),
+        ("move_float", "table.move({}, 1.0, 1e18, 2.0)"),
+        (
+            "insert_len",
+            r#"table.insert(setmetatable({}, {__len = function() return math.maxinteger - 1 end}), 1, "x")"#,
+        ),
+        (
+            "remove_len",
+            "table.remove(setmetatable({}, {__len = function() return math.maxinteger - 1 end}), 1)",
+        ),
+        (
+            "handler",
+            "table.sort({1, 2}, function() xpcall(function() while true do end end, function() while true do end end) end)",
+        ),
+    ];
+    let mut entries = workers();
+    for (name, body) in scripts {
+        entries += &lua(name, &format!("return {{ main = function() {body} end }}"));
+    }
+    let rt = runtime(&entries);
+    assert_eq!(run_to_exit(&rt, "t:rep_float", vec![]).value, Value::Int(0));
+    assert_eq!(
+        run_to_exit(&rt, "t:string_meta", vec![]).value,
+        Value::Bool(true)
+    );
+    let me = Mailbox::new();
+    for name in ["move_float", "insert_len", "remove_len", "handler"] {
+        let pid = rt
+            .spawn_monitored(&me, &format!("t:{name}"), HOST, vec![])
+            .unwrap();
+        if name != "handler" {
+            // Preempted: a neighbour on the only worker finishes first.
+            let neighbour = rt
+                .spawn_monitored(&me, "t:worker", HOST, vec![Value::Int(6), Value::Int(7)])
+                .unwrap();
+            assert_eq!(me.receive(WAIT).unwrap().from, neighbour, "{name}");
+        } else {
+            while rt
+                .stats(&pid)
+                .unwrap()
+                .steps
+                .load(std::sync::atomic::Ordering::Relaxed)
+                == 0
+            {
+                std::thread::yield_now();
+            }
+        }
+        rt.terminate(&pid);
+        let exit = me.receive(WAIT).unwrap();
+        assert_eq!(exit.from, pid, "{name}");
+        assert_eq!(
+            exit.result.error.as_deref(),
+            Some("process terminated"),
+            "{name}"
+        );
+    }
+}

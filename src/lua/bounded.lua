@@ -9,7 +9,8 @@
 local patterns, string, table = ...
 local type = type
 local crep, cmove, csort = string.rep, table.move, table.sort
-local math_type = math.type
+local cinsert, cremove = table.insert, table.remove
+local tointeger, select = math.tointeger, select
 
 -- find, match, gmatch and gsub: C when `patterns.cost_bound` proves the call cheap, the
 -- Lua port otherwise (and for gsub with a function or table replacement, which C would
@@ -19,9 +20,10 @@ string.find, string.match, string.gmatch, string.gsub =
   hybrid.find, hybrid.match, hybrid.gmatch, hybrid.gsub
 
 -- `string.rep("", n)` loops n times in C to build nothing; any other large result is
--- refused by the memory limit before the loop starts.
+-- refused by the memory limit before the loop starts. `n` as C reads it: an integer, a
+-- float with an integer value or a numeric string (math.tointeger converts the same).
 function string.rep(s, n, sep)
-  if s == "" and (sep == nil or sep == "") and math_type(n) == "integer" then
+  if s == "" and (sep == nil or sep == "") and tointeger(n) then
     return ""
   end
   return crep(s, n, sep)
@@ -33,10 +35,11 @@ local C_LIMIT = 100000
 local C_CALLBACK_LIMIT = 1000
 
 function table.move(a1, f, e, t, a2)
-  if math_type(f) ~= "integer" or math_type(e) ~= "integer" or math_type(t) ~= "integer"
-    or e < f or e - f < C_LIMIT then
-    return cmove(a1, f, e, t, a2)
+  local fi, ei, ti = tointeger(f), tointeger(e), tointeger(t)
+  if not (fi and ei and ti) or ei < fi or ei - fi < C_LIMIT then
+    return cmove(a1, f, e, t, a2) -- short, or the usual argument errors
   end
+  f, e, t = fi, ei, ti
   if a2 == nil then
     a2 = a1
   end
@@ -53,6 +56,42 @@ function table.move(a1, f, e, t, a2)
     end
   end
   return a2
+end
+
+-- insert and remove shift every element after the position, in C; `#t` may be anything
+-- a `__len` metamethod says.
+function table.insert(t, ...)
+  if select("#", ...) == 2 and type(t) == "table" then
+    local pos, v = ...
+    local e, p = tointeger(#t), tointeger(pos)
+    if e and p and p >= 1 and p <= e + 1 and e + 1 - p >= C_LIMIT then
+      for i = e + 1, p + 1, -1 do
+        t[i] = t[i - 1]
+      end
+      t[p] = v
+      return
+    end
+  end
+  return cinsert(t, ...)
+end
+
+function table.remove(t, ...)
+  if type(t) == "table" then
+    local size = tointeger(#t)
+    local p = size
+    if select("#", ...) > 0 and (...) ~= nil then
+      p = tointeger((...))
+    end
+    if size and p and p >= 1 and p <= size and size - p >= C_LIMIT then
+      local v = t[p]
+      for i = p, size - 1 do
+        t[i] = t[i + 1]
+      end
+      t[size] = nil
+      return v
+    end
+  end
+  return cremove(t, ...)
 end
 
 -- Merge sort (stable; the C sort is not, and no program may rely on either order of

@@ -327,12 +327,18 @@ fn install_support(lua: &Lua, ctx: &ProcessCtx) -> mlua::Result<()> {
     ] {
         raw.set(name, coroutine.get::<Function>(name)?)?;
     }
-    for name in ["load", "setmetatable", "collectgarbage"] {
+    for name in ["load", "setmetatable", "collectgarbage", "xpcall"] {
         raw.set(name, globals.get::<Function>(name)?)?;
     }
+    let kill = ctx.kill.clone();
+    raw.set(
+        "killed",
+        lua.create_function(move |_, ()| Ok(kill.is_killed()))?,
+    )?;
     let p = preemption.clone();
     let take = lua.create_function(move |_, co: mlua::Thread| Ok(p.take(co.state() as usize)))?;
-    let (driver, resume, wrap, load, setmetatable, collectgarbage): (
+    let (driver, resume, wrap, load, setmetatable, collectgarbage, xpcall): (
+        Function,
         Function,
         Function,
         Function,
@@ -345,6 +351,11 @@ fn install_support(lua: &Lua, ctx: &ProcessCtx) -> mlua::Result<()> {
     globals.set("load", load)?;
     globals.set("setmetatable", setmetatable)?;
     globals.set("collectgarbage", collectgarbage)?;
+    globals.set("xpcall", xpcall)?;
+    // The string metatable is shared by every string: hide it, so a script cannot give
+    // strings a `__close` (run with hooks off when a kill unwinds) or other metamethods.
+    let string_meta: Table = lua.load("return getmetatable('')").eval()?;
+    string_meta.raw_set("__metatable", false)?;
     // Long C calls the hook cannot interrupt get Lua paths (see `bounded.lua`).
     let patterns: Table = builtin(lua, &PATTERNS)?.call(())?;
     builtin(lua, &BOUNDED)?.call::<()>((

@@ -129,4 +129,19 @@ local function collectgarbage(option, ...)
   return (raw.collectgarbage(option, ...))
 end
 
-return driver, resume, wrap, load, setmetatable, collectgarbage
+-- `xpcall` for scripts: once the process is killed, the script's message handler is not
+-- called. The kill raises its error from inside the hook, where Lua runs the handler with
+-- hooks off: a handler that loops would hold the worker forever.
+local function xpcall(f, msgh, ...)
+  if type(msgh) ~= "function" then
+    return raw.xpcall(f, msgh, ...) -- the usual argument error
+  end
+  return raw.xpcall(f, function(e)
+    if raw.killed() then
+      return e
+    end
+    return msgh(e)
+  end, ...)
+end
+
+return driver, resume, wrap, load, setmetatable, collectgarbage, xpcall

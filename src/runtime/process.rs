@@ -248,6 +248,7 @@ async fn init_and_call(
                 .unwrap_or(DEFAULT_MEMORY_LIMIT),
             stats: stats.clone(),
             refused: None,
+            total: 0,
         },
         http: prepared
             .http

@@ -61,7 +61,9 @@ impl ProcessState {
     }
 }
 
-/// Caps linear memory at `limits.memory_bytes`, and remembers the peak for stats. A grow
+/// Caps the linear memory of the whole process (every memory of every core instance
+/// inside it: a component can hold hundreds) at `limits.memory_bytes`, and remembers the
+/// peak for stats. A grow
 /// past the cap fails the way the wasm spec says, `memory.grow` returns -1, so a guest
 /// that copes with out-of-memory (C's `malloc` returning NULL) keeps running; the refusal
 /// is remembered so that if the process then fails, its error says the limit was hit.
@@ -69,8 +71,10 @@ pub struct MemoryLimiter {
     pub limit: usize,
     /// Where the peak is kept, readable while the process runs.
     pub stats: std::sync::Arc<super::process::ProcessStats>,
-    /// The last grow refused for the limit: the size the guest asked for.
+    /// The last grow refused for the limit: the total the guest would have had.
     pub refused: Option<usize>,
+    /// Bytes of linear memory the process holds, all memories together.
+    pub total: usize,
 }
 
 impl MemoryLimiter {
@@ -88,7 +92,7 @@ impl MemoryLimiter {
 impl wasmtime::ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
@@ -98,13 +102,15 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         if maximum.is_some_and(|max| desired > max) {
             return Ok(false);
         }
-        if desired > self.limit {
-            self.refused = Some(desired);
+        let total = (self.total - current.min(self.total)).saturating_add(desired);
+        if total > self.limit {
+            self.refused = Some(total);
             return Ok(false);
         }
+        self.total = total;
         self.stats
             .peak_memory
-            .fetch_max(desired as u64, std::sync::atomic::Ordering::Relaxed);
+            .fetch_max(total as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(true)
     }
 
@@ -115,5 +121,31 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(desired <= 1_000_000 && maximum.is_none_or(|max| desired <= max))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MemoryLimiter;
+    use wasmtime::ResourceLimiter;
+
+    #[test]
+    fn the_memory_limit_counts_every_memory_of_the_process_together() {
+        let mut limiter = MemoryLimiter {
+            limit: 10 << 20,
+            stats: Default::default(),
+            refused: None,
+            total: 0,
+        };
+        // Two memories (two core instances of a component) of 4 MiB each fit...
+        assert!(limiter.memory_growing(0, 4 << 20, None).unwrap());
+        assert!(limiter.memory_growing(0, 4 << 20, None).unwrap());
+        // ...growing either past the 10 MiB the process has in all does not.
+        assert!(!limiter.memory_growing(4 << 20, 7 << 20, None).unwrap());
+        assert_eq!(limiter.refused, Some(11 << 20));
+        assert!(limiter.memory_growing(4 << 20, 6 << 20, None).unwrap());
+        assert_eq!(limiter.total, 10 << 20);
+        // A memory's own declared maximum is refused by us, without an error.
+        assert!(!limiter.memory_growing(0, 2, Some(1)).unwrap());
     }
 }
