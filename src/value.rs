@@ -26,6 +26,18 @@ pub enum Value {
 }
 
 impl Value {
+    /// Roughly the memory this value holds: its strings' and bytes' lengths, plus 16 per
+    /// item (what bounded mailboxes count).
+    pub fn approx_size(&self) -> usize {
+        16 + match self {
+            Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) => 0,
+            Value::String(s) => s.len(),
+            Value::Bytes(b) => b.len(),
+            Value::List(items) => items.iter().map(Value::approx_size).sum(),
+            Value::Map(map) => map.iter().map(|(k, v)| k.len() + v.approx_size()).sum(),
+        }
+    }
+
     fn type_name(&self) -> &'static str {
         match self {
             Value::Null => "null",

@@ -811,3 +811,36 @@ fn lying_lengths_float_counts_and_kill_time_handlers_cannot_hold_the_worker() {
         );
     }
 }
+
+/// Messages are bounded in bytes as well as in number: 50 MiB strings sent to oneself
+/// stop at the mailbox's byte limit (256 MiB) with an error at the sender; one value over
+/// 64 MiB cannot leave the script at all.
+#[test]
+fn big_messages_stop_at_the_mailboxs_byte_limit() {
+    let script = r#"
+local process = require("process")
+return { main = function()
+  local big, err = pcall(process.send, process.pid(), "x", string.rep("x", 65 * 1024 * 1024))
+  assert(not big and string.find(tostring(err), "value too large to pass between processes: more than 64 MiB", 1, true), tostring(err))
+  local s = string.rep("x", 50 * 1024 * 1024)
+  for i = 1, 30 do
+    local ok, err = process.send(process.pid(), "x", s)
+    if not ok then return {sent = i - 1, err = err} end
+  end
+  return {sent = 30}
+end }
+"#;
+    let rt = runtime(&lua("flood", script));
+    let r = run_to_exit(&rt, "t:flood", vec![]);
+    let Value::Map(got) = r.value else {
+        panic!("{r:?}")
+    };
+    assert_eq!(got["sent"], Value::Int(5));
+    let Value::String(err) = &got["err"] else {
+        panic!("{got:?}")
+    };
+    assert!(
+        err.ends_with("is full: its unread messages hold 256 MiB"),
+        "{err}"
+    );
+}

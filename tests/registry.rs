@@ -357,3 +357,34 @@ fn committed_binaries_match_their_registry_hashes() {
         }
     }
 }
+
+/// A FIFO named `_index.yaml` would block the scan forever, and a sparse binary of many
+/// gigabytes (nothing on disk) would be read whole before its hash: both are refused.
+#[cfg(unix)]
+#[test]
+fn a_fifo_index_is_skipped_and_a_huge_binary_is_refused_before_reading() {
+    let data = tempfile::tempdir().unwrap();
+    let huge = std::fs::File::create(data.path().join("huge.wasm")).unwrap();
+    huge.set_len(3 << 30).unwrap();
+    let index = format!(
+        "version: \"1.0\"\nnamespace: t\nentries:\n  - name: data\n    kind: fs.directory\n    directory: {}\n  - name: w\n    kind: process.wasm\n    fs: data\n    path: /huge.wasm\n    hash: sha256:{}\n    method: run\n",
+        data.path().display(),
+        "0".repeat(64)
+    );
+    let dir = project(&[("_index.yaml", &index)]);
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let fifo = dir.path().join("sub").join("_index.yaml");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let cache = tempfile::tempdir().unwrap();
+    let (engine, cache) = engine_with_cache(cache.path());
+    let errors = Project::load(dir.path(), &engine, &cache).err().unwrap();
+    assert_eq!(errors.problems.len(), 1, "{errors}");
+    assert_eq!(
+        errors.problems[0].message,
+        "file too large: /huge.wasm is 3221225472 bytes, the most a binary may be is 1073741824"
+    );
+}

@@ -41,8 +41,20 @@ pub fn resolve(root: &Path, path: &str) -> Result<PathBuf, String> {
 /// Reads the file at `path` inside `root` (see [`resolve`]).
 pub fn read(root: &Path, path: &str) -> Result<Vec<u8>, String> {
     let full = resolve(root, path)?;
-    std::fs::read(&full).map_err(|e| format!("failed to open file: {path}: {e}"))
+    let failed = |e: std::io::Error| format!("failed to open file: {path}: {e}");
+    // The whole file is read before its hash is checked: refuse a size no real binary has
+    // before reading (a sparse 30 GB file costs nothing on disk).
+    let size = std::fs::metadata(&full).map_err(failed)?.len();
+    if size > MAX_BINARY_BYTES {
+        return Err(format!(
+            "file too large: {path} is {size} bytes, the most a binary may be is {MAX_BINARY_BYTES}"
+        ));
+    }
+    std::fs::read(&full).map_err(failed)
 }
+
+/// 1 GiB: far above any real module (a CPython build is ~30 MB).
+pub const MAX_BINARY_BYTES: u64 = 1 << 30;
 
 #[cfg(test)]
 mod tests {

@@ -31,29 +31,62 @@ pub fn to_lua(lua: &Lua, v: &Value) -> mlua::Result<LuaValue> {
 }
 
 pub fn from_lua(v: &LuaValue) -> mlua::Result<Value> {
-    from_lua_at(v, 0)
+    let mut budget = MAX_VALUE_BYTES;
+    from_lua_at(v, 0, &mut budget)
+}
+
+/// Several values that travel together (a message's payloads, spawn arguments, results):
+/// one size budget for all of them.
+pub fn from_lua_many<'a>(
+    values: impl IntoIterator<Item = &'a LuaValue>,
+) -> mlua::Result<Vec<Value>> {
+    let mut budget = MAX_VALUE_BYTES;
+    values
+        .into_iter()
+        .map(|v| from_lua_at(v, 0, &mut budget))
+        .collect()
+}
+
+/// The most a value converted from Lua may take (strings' bytes, plus 16 per item). A
+/// value is copied when it leaves a Lua state, outside that state's memory limit, and a
+/// table that holds one sub-table twice is copied twice: without a budget, 30 lines of
+/// `t = {t, t}` ask for 2^30 copies.
+pub const MAX_VALUE_BYTES: usize = 64 << 20;
+
+fn charge(budget: &mut usize, bytes: usize) -> mlua::Result<()> {
+    *budget = budget.checked_sub(bytes).ok_or_else(|| {
+        mlua::Error::runtime(format!(
+            "value too large to pass between processes: more than {} MiB",
+            MAX_VALUE_BYTES >> 20
+        ))
+    })?;
+    Ok(())
 }
 
 /// Tables nest at most this deep: a cycle is an error, not a stack overflow.
 const MAX_DEPTH: usize = 64;
 
-fn from_lua_at(v: &LuaValue, depth: usize) -> mlua::Result<Value> {
+fn from_lua_at(v: &LuaValue, depth: usize, budget: &mut usize) -> mlua::Result<Value> {
+    charge(budget, 16)?;
     Ok(match v {
         LuaValue::Nil => Value::Null,
         LuaValue::Boolean(b) => Value::Bool(*b),
         LuaValue::Integer(i) => Value::Int(*i),
         LuaValue::Number(x) => Value::Float(*x),
-        LuaValue::String(s) => match s.to_str() {
-            Ok(text) => Value::String(text.to_owned()),
-            Err(_) => Value::Bytes(s.as_bytes().to_vec()),
-        },
+        LuaValue::String(s) => {
+            charge(budget, s.as_bytes().len())?;
+            match s.to_str() {
+                Ok(text) => Value::String(text.to_owned()),
+                Err(_) => Value::Bytes(s.as_bytes().to_vec()),
+            }
+        }
         LuaValue::Table(t) => {
             if depth >= MAX_DEPTH {
                 return Err(mlua::Error::runtime(
                     "table nests too deep to pass as a value (a cycle?)",
                 ));
             }
-            table(t, depth + 1)?
+            table(t, depth + 1, budget)?
         }
         other => {
             return Err(mlua::Error::runtime(format!(
@@ -66,7 +99,7 @@ fn from_lua_at(v: &LuaValue, depth: usize) -> mlua::Result<Value> {
 
 /// A sequence `{1, 2, 3}` (keys exactly 1..n) is a list; an empty table is an empty list;
 /// any other table must have string keys and is a map.
-fn table(t: &Table, depth: usize) -> mlua::Result<Value> {
+fn table(t: &Table, depth: usize, budget: &mut usize) -> mlua::Result<Value> {
     let len = t.raw_len();
     let mut count = 0usize;
     // A list needs every key to be an integer in 1..=len, and all of them present: `#t`
@@ -82,7 +115,8 @@ fn table(t: &Table, depth: usize) -> mlua::Result<Value> {
         }
         match &k {
             LuaValue::String(s) if all_strings => {
-                map.insert(s.to_str()?.to_owned(), from_lua_at(&v, depth)?);
+                charge(budget, s.as_bytes().len())?;
+                map.insert(s.to_str()?.to_owned(), from_lua_at(&v, depth, budget)?);
             }
             _ => all_strings = false,
         }
@@ -90,7 +124,7 @@ fn table(t: &Table, depth: usize) -> mlua::Result<Value> {
     if count == len && in_sequence == len {
         let mut items = Vec::with_capacity(len);
         for i in 1..=len {
-            items.push(from_lua_at(&t.raw_get(i)?, depth)?);
+            items.push(from_lua_at(&t.raw_get(i)?, depth, budget)?);
         }
         return Ok(Value::List(items));
     }
@@ -131,6 +165,14 @@ mod tests {
             let holed: LuaValue = lua.load(holed).eval().unwrap();
             assert!(from_lua(&holed).is_err(), "{holed:?} is not a sequence");
         }
+        let shared: LuaValue = lua
+            .load("local t = {string.rep('x', 1000)} for _ = 1, 40 do t = {t, t} end return t")
+            .eval()
+            .unwrap();
+        assert!(from_lua(&shared)
+            .unwrap_err()
+            .to_string()
+            .contains("value too large to pass between processes: more than 64 MiB"));
         let cyclic: LuaValue = lua
             .load("local t = {}; t.self = t; return t")
             .eval()

@@ -17,6 +17,7 @@ mod process_api;
 mod time_api;
 
 use std::cell::{Cell, RefCell};
+use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 use std::sync::{Arc, Weak};
@@ -135,6 +136,13 @@ fn script_file(root: &Path, path: &Path) -> Result<PathBuf, String> {
     if !full.starts_with(&root) {
         return Err(outside(" through a symlink"));
     }
+    // A FIFO or a device would block the load (or never end): regular files only.
+    if !full.is_file() {
+        return Err(format!(
+            "failed to open file: {}: not a regular file",
+            path.display()
+        ));
+    }
     Ok(full)
 }
 
@@ -205,7 +213,8 @@ fn new_state(ctx: &ProcessCtx, kernel: Weak<Kernel>) -> mlua::Result<Lua> {
                 .collect::<mlua::Result<Vec<_>>>()?
                 .join("\t");
             if inherit {
-                println!("{text}");
+                // A closed stdout (`| head`) is not the script's failure, nor a panic.
+                let _ = writeln!(std::io::stdout().lock(), "{text}");
             } else {
                 for line in text.split('\n') {
                     log.emit(&pid, Stream::Stdout, line);
@@ -487,7 +496,7 @@ async fn call(
     let value = match out.len() {
         0 => Value::Null,
         1 => from_lua(&out[0])?,
-        _ => Value::List(out.iter().map(from_lua).collect::<mlua::Result<_>>()?),
+        _ => Value::List(convert::from_lua_many(out.iter())?),
     };
     Ok(ExitResult::ok(value))
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use mlua::{Lua, Table, UserData, UserDataMethods, Value as LuaValue, Variadic};
 
-use super::convert::{from_lua, to_lua};
+use super::convert::{from_lua, from_lua_many, to_lua};
 use super::time_api::{deadline, duration};
 use crate::event::{Event, EventKind, Mailbox, Message, Pid};
 use crate::runtime::{Kernel, Watchers};
@@ -140,10 +140,7 @@ fn spawn(
     watch: Watch,
 ) -> mlua::Result<Spawned> {
     let kernel = me.kernel()?;
-    let values = args
-        .iter()
-        .map(from_lua)
-        .collect::<mlua::Result<Vec<Value>>>()?;
+    let values = from_lua_many(args.iter())?;
     let watchers = match watch {
         Watch::None => Watchers::default(),
         Watch::Monitor => Watchers::monitor(&me.inbox),
@@ -212,7 +209,7 @@ pub fn module(lua: &Lua, me: Me) -> mlua::Result<Table> {
                 let payload = match payload.len() {
                     0 => Value::Null,
                     1 => from_lua(&payload[0])?,
-                    _ => Value::List(payload.iter().map(from_lua).collect::<mlua::Result<_>>()?),
+                    _ => Value::List(from_lua_many(payload.iter())?),
                 };
                 let kernel = m.kernel()?;
                 Ok(

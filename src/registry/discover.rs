@@ -26,7 +26,9 @@ pub fn index_files(root: &Path) -> Result<Vec<PathBuf>, String> {
                 if !SKIPPED_DIRS.iter().any(|s| name == *s) {
                     stack.push(entry.path());
                 }
-            } else if name == "_index.yaml" && !file_type.is_symlink() {
+            } else if name == "_index.yaml" && file_type.is_file() {
+                // Regular files only: not a symlink, and not a FIFO (reading it would
+                // wait forever for a writer).
                 found.push(entry.path());
             }
         }

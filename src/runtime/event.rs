@@ -125,7 +125,10 @@ pub struct Message {
 #[derive(Default)]
 struct Queues {
     events: VecDeque<Event>,
-    messages: VecDeque<Message>,
+    /// Each message with its approximate size.
+    messages: VecDeque<(Message, usize)>,
+    /// The sizes of `messages`, added up.
+    bytes: usize,
     /// Tasks parked in an async receive, woken on any delivery.
     wakers: Vec<Waker>,
     /// Threads blocked in `receive`: the condvar is signalled only when there are some
@@ -141,14 +144,21 @@ struct Shared {
     capacity: Option<usize>,
 }
 
-/// A message was refused: the receiver's mailbox holds `capacity` unread messages.
+/// A message was refused: the receiver's mailbox holds `capacity` unread messages, or
+/// unread messages of `MAILBOX_BYTES` in all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MailboxFull {
-    pub capacity: usize,
+pub enum MailboxFull {
+    Messages { capacity: usize },
+    Bytes,
 }
 
 /// Messages a process's mailbox holds before sends to it fail (`host.mailbox_size`).
 pub const DEFAULT_MAILBOX_CAPACITY: usize = 4096;
+
+/// Bytes of unread messages (payloads and topics, roughly: [`Value::approx_size`]) a
+/// bounded mailbox holds before sends to it fail: a count alone would let 4096 messages
+/// of 100 MB each in.
+pub const MAILBOX_BYTES: usize = 256 << 20;
 
 /// Where events and messages land: two queues that a thread can block on
 /// ([`Mailbox::receive`]) or a process can await ([`Mailbox::next_event`]). Cheap to clone;
@@ -178,7 +188,9 @@ impl Queue for Event {
 
 impl Queue for Message {
     fn pop(q: &mut Queues) -> Option<Self> {
-        q.messages.pop_front()
+        let (message, size) = q.messages.pop_front()?;
+        q.bytes -= size;
+        Some(message)
     }
 }
 
@@ -230,17 +242,24 @@ impl Mailbox {
 
     pub(crate) fn post(&self, message: Message) -> Result<(), MailboxFull> {
         let capacity = self.0.capacity;
-        let posted = self.push(|q| {
-            if capacity.is_some_and(|c| q.messages.len() >= c) {
+        let size = message.topic.len() + message.payload.approx_size();
+        let mut refused = None;
+        self.push(|q| {
+            if let Some(capacity) = capacity {
+                if q.messages.len() >= capacity {
+                    refused = Some(MailboxFull::Messages { capacity });
+                } else if q.bytes + size > MAILBOX_BYTES {
+                    refused = Some(MailboxFull::Bytes);
+                }
+            }
+            if refused.is_some() {
                 return false;
             }
-            q.messages.push_back(message);
+            q.bytes += size;
+            q.messages.push_back((message, size));
             true
         });
-        match (posted, capacity) {
-            (false, Some(capacity)) => Err(MailboxFull { capacity }),
-            _ => Ok(()),
-        }
+        refused.map_or(Ok(()), Err)
     }
 
     fn wait<T: Queue>(&self, timeout: Duration) -> Option<T> {
@@ -403,12 +422,30 @@ mod tests {
         };
         inbox.post(message(1)).unwrap();
         inbox.post(message(2)).unwrap();
-        assert_eq!(inbox.post(message(3)), Err(MailboxFull { capacity: 2 }));
+        assert_eq!(
+            inbox.post(message(3)),
+            Err(MailboxFull::Messages { capacity: 2 })
+        );
         assert_eq!(
             inbox.receive_message(Duration::ZERO).unwrap().payload,
             Value::Int(1)
         );
         inbox.post(message(4)).unwrap();
         assert_eq!(inbox.pending(), (0, 2));
+    }
+
+    #[test]
+    fn a_bounded_mailbox_also_counts_bytes() {
+        let inbox = Mailbox::bounded(4096);
+        let big = |n| Message {
+            from: None,
+            topic: "t".into(),
+            payload: Value::Bytes(vec![n; 100 << 20]),
+        };
+        inbox.post(big(1)).unwrap();
+        inbox.post(big(2)).unwrap();
+        assert_eq!(inbox.post(big(3)), Err(MailboxFull::Bytes));
+        inbox.receive_message(Duration::ZERO).unwrap();
+        inbox.post(big(4)).unwrap();
     }
 }

@@ -11,7 +11,9 @@ use std::time::SystemTime;
 
 use futures_lite::FutureExt;
 
-use super::event::{Event, EventKind, ExitResult, Mailbox, Message, Pid};
+use super::event::{
+    Event, EventKind, ExitResult, Mailbox, MailboxFull, Message, Pid, MAILBOX_BYTES,
+};
 use super::process::{KillSwitch, ProcessStats, RunSettings};
 use crate::executor::{ClockKind, Executor, Trace};
 use crate::registry::EntryId;
@@ -64,8 +66,8 @@ struct Worker {
 /// Caps a host applies to its processes.
 #[derive(Clone, Copy, Debug)]
 pub struct HostLimits {
-    /// Live processes at most (`host.max_processes`); `None`: only the pool's slots.
-    pub max_processes: Option<usize>,
+    /// Live processes at most (`host.max_processes`).
+    pub max_processes: usize,
     /// Unread messages per process (`host.mailbox_size`).
     pub mailbox_size: usize,
 }
@@ -73,11 +75,15 @@ pub struct HostLimits {
 impl Default for HostLimits {
     fn default() -> Self {
         Self {
-            max_processes: None,
+            max_processes: DEFAULT_MAX_PROCESSES,
             mailbox_size: super::event::DEFAULT_MAILBOX_CAPACITY,
         }
     }
 }
+
+/// Live processes per host when `host.max_processes` is not set: the engine's default
+/// pool slots, so Lua processes (which take no slot) are capped like wasm ones.
+pub const DEFAULT_MAX_PROCESSES: usize = 10_000;
 
 /// A spawn refused by the host.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -132,6 +138,8 @@ pub enum SendError {
     NoInbox(String),
     #[error("mailbox of process {pid} is full: {capacity} messages are waiting to be read (host.mailbox_size)")]
     MailboxFull { pid: String, capacity: usize },
+    #[error("mailbox of process {pid} is full: its unread messages hold {mib} MiB")]
+    MailboxBytesFull { pid: String, mib: usize },
 }
 
 pub struct Host {
@@ -195,13 +203,12 @@ impl Host {
         // Under the table lock, so a shutdown either sees this process or we see it.
         let worker = {
             let mut table = self.table.lock().unwrap();
-            if let Some(cap) = self.limits.max_processes {
-                if table.len() >= cap {
-                    return Err(HostFull {
-                        host: self.id.to_string(),
-                        cap,
-                    });
-                }
+            let cap = self.limits.max_processes;
+            if table.len() >= cap {
+                return Err(HostFull {
+                    host: self.id.to_string(),
+                    cap,
+                });
             }
             table.insert(n, record);
             if self.is_closed() {
@@ -322,9 +329,15 @@ impl Host {
         match self.with_record(pid, |r| r.inbox.clone()) {
             None => Err(SendError::NoProcess(pid.to_string())),
             Some(None) => Err(SendError::NoInbox(pid.to_string())),
-            Some(Some(inbox)) => inbox.post(message).map_err(|full| SendError::MailboxFull {
-                pid: pid.to_string(),
-                capacity: full.capacity,
+            Some(Some(inbox)) => inbox.post(message).map_err(|full| match full {
+                MailboxFull::Messages { capacity } => SendError::MailboxFull {
+                    pid: pid.to_string(),
+                    capacity,
+                },
+                MailboxFull::Bytes => SendError::MailboxBytesFull {
+                    pid: pid.to_string(),
+                    mib: MAILBOX_BYTES >> 20,
+                },
             }),
         }
     }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Weak};
 
 use super::event::DEFAULT_MAILBOX_CAPACITY;
 use super::event::{ExitResult, Mailbox, Message, Pid};
-use super::host::{Body, Host, HostLimits, SendError, Watchers};
+use super::host::{Body, Host, HostLimits, SendError, Watchers, DEFAULT_MAX_PROCESSES};
 use super::prepared::{self, Prepared};
 use super::process::{self, Args, RunSettings};
 use super::wasi::EnvSource;
@@ -76,7 +76,9 @@ impl Kernel {
                     }),
                     false,
                     HostLimits {
-                        max_processes: h.max_processes.map(|n| n as usize),
+                        max_processes: h
+                            .max_processes
+                            .map_or(DEFAULT_MAX_PROCESSES, |n| n as usize),
                         mailbox_size: h
                             .mailbox_size
                             .map_or(DEFAULT_MAILBOX_CAPACITY, |n| n as usize),
