@@ -5,8 +5,8 @@
 //! arguments, fuel budget and memory limit:
 //!
 //! - by **bare wasmtime**: its own `Engine` with the same wasm features and stack limit,
-//!   fuel on, the default (on-demand) allocator, `StoreLimits` capping memory at the same
-//!   limit, and a plain synchronous call;
+//!   fuel on, the default (on-demand) allocator, a limiter capping all memories together
+//!   at the same limit (as ours does), and a plain synchronous call;
 //! - by **our runtime**: every module of a batch is written to one temporary project (one
 //!   `process.wasm` entry per export), the project is loaded once, and each entry is
 //!   spawned with `Runtime::spawn_monitored`; its EXIT event is the outcome.
@@ -443,11 +443,46 @@ fn bare_engine() -> Engine {
     Engine::new(&config).unwrap()
 }
 
+/// The limits our runtime applies, for bare wasmtime: `memory_bytes` caps all of a
+/// process's memories together (linear memories and the GC heap), which `StoreLimits`
+/// (per memory) does not; tables as `StoreLimits` does.
+struct ProcessLimits {
+    total: usize,
+    tables: wasmtime::StoreLimits,
+}
+
+impl wasmtime::ResourceLimiter for ProcessLimits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let total = self.total - current.min(self.total) + desired;
+        if maximum.is_some_and(|m| desired > m) || total > MEMORY {
+            return Ok(false);
+        }
+        self.total = total;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.tables.table_growing(current, desired, maximum)
+    }
+}
+
 fn run_bare(engine: &Engine, module: &Module, call: &Call) -> Outcome {
-    let limits = StoreLimitsBuilder::new()
-        .memory_size(MEMORY)
-        .table_elements(TABLE_ELEMENTS)
-        .build();
+    let limits = ProcessLimits {
+        total: 0,
+        tables: StoreLimitsBuilder::new()
+            .table_elements(TABLE_ELEMENTS)
+            .build(),
+    };
     let mut store = Store::new(engine, limits);
     store.limiter(|l| l);
     store.set_fuel(FUEL).unwrap();

@@ -456,6 +456,12 @@ async fn call(
     let handler = lua.create_function(|lua, msg: LuaValue| {
         let text = match &msg {
             LuaValue::String(s) => s.to_string_lossy(),
+            // An error raised by a Rust function already carries mlua's traceback; keep
+            // only its cause, since ours follows.
+            LuaValue::Error(e) => match e.as_ref() {
+                mlua::Error::CallbackError { cause, .. } => cause.to_string(),
+                other => other.to_string(),
+            },
             other => other.to_string()?,
         };
         lua.traceback(Some(&text), 1)
