@@ -178,17 +178,23 @@ fn exit_status(result: Result<ExitResult, u8>, print_value: bool) -> ExitCode {
         return ExitCode::FAILURE;
     }
     if print_value && !matches!(result.value, Value::Null | Value::String(_)) {
-        println!("{}", result.value);
+        print_quietly(&result.value);
     }
     match result.value {
         Value::Null | Value::Bool(true) => ExitCode::SUCCESS,
         Value::Bool(false) => ExitCode::FAILURE,
         Value::Int(n) => ExitCode::from(n.clamp(0, 255) as u8),
         other => {
-            println!("{other}");
+            print_quietly(&other);
             ExitCode::SUCCESS
         }
     }
+}
+
+/// Prints a result on stdout; a reader that went away (`| head`) is not an error of ours.
+fn print_quietly(value: &Value) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{value}");
 }
 
 /// The command name nearest to `name`, if one is close enough to be a likely typo.
