@@ -31,10 +31,19 @@ fn neighbour() -> String {
     guest("burn", "misbehave.wasm", "burn", "")
 }
 
-/// Spawns the neighbour, then every `attacks` entry, and returns how each ended.
+/// Spawns the neighbour, then every `attacks` entry (without arguments), and returns
+/// how each ended.
 fn run_beside_neighbour(
     rt: &wippy_wasm::runtime::Runtime,
     attacks: &[&str],
+) -> HashMap<String, ExitResult> {
+    let with_args: Vec<(&str, Vec<Value>)> = attacks.iter().map(|a| (*a, vec![])).collect();
+    run_with_args_beside_neighbour(rt, with_args)
+}
+
+fn run_with_args_beside_neighbour(
+    rt: &wippy_wasm::runtime::Runtime,
+    attacks: Vec<(&str, Vec<Value>)>,
 ) -> HashMap<String, ExitResult> {
     let me = Mailbox::new();
     let mut names: HashMap<Pid, String> = HashMap::new();
@@ -42,9 +51,9 @@ fn run_beside_neighbour(
         .spawn_monitored(&me, "t:burn", HOST, vec![Value::Int(30_000_000)])
         .unwrap();
     names.insert(burn, "burn".into());
-    for attack in attacks {
+    for (attack, args) in attacks {
         let pid = rt
-            .spawn_monitored(&me, &format!("t:{attack}"), HOST, vec![])
+            .spawn_monitored(&me, &format!("t:{attack}"), HOST, args)
             .unwrap();
         names.insert(pid, attack.to_string());
     }
@@ -133,29 +142,16 @@ fn resource_bombs_recursion_and_floods_end_with_clear_errors() {
             counter.fetch_add(line.len(), Ordering::Relaxed);
         })
     });
-    let me = Mailbox::new();
-    let recurse_arg = vec![Value::Int(0)];
-    let burn = rt
-        .spawn_monitored(&me, "t:burn", HOST, vec![Value::Int(30_000_000)])
-        .unwrap();
-    let mut names = HashMap::from([(burn, "burn".to_owned())]);
-    for (entry, args) in [
-        ("flood", vec![]),
-        ("grow_or_die", vec![]),
-        ("table_bomb", vec![]),
-        ("recurse", recurse_arg),
-        ("bomb", vec![]),
-    ] {
-        let pid = rt
-            .spawn_monitored(&me, &format!("t:{entry}"), HOST, args)
-            .unwrap();
-        names.insert(pid, entry.to_owned());
-    }
-    let mut results = HashMap::new();
-    for _ in 0..names.len() {
-        let exit = me.receive(WAIT).unwrap();
-        results.insert(names[&exit.from].clone(), exit.result);
-    }
+    let results = run_with_args_beside_neighbour(
+        &rt,
+        vec![
+            ("flood", vec![]),
+            ("grow_or_die", vec![]),
+            ("table_bomb", vec![]),
+            ("recurse", vec![Value::Int(0)]),
+            ("bomb", vec![]),
+        ],
+    );
     let err = |name: &str| results[name].error.clone().unwrap_or_default();
 
     assert!(

@@ -37,9 +37,12 @@ fn to_nanos(at: Instant) -> u64 {
 }
 
 fn from_nanos(ns: u64) -> Instant {
-    executor::epoch()
-        .checked_add(Duration::from_nanos(ns))
-        .unwrap_or_else(far_future)
+    after_nanos(executor::epoch(), ns)
+}
+
+/// `ns` nanoseconds after `at`, saturating (a guest's `u64::MAX` cannot overflow).
+fn after_nanos(at: Instant, ns: u64) -> Instant {
+    executor::deadline_after(at, Duration::from_nanos(ns))
 }
 
 /// The preview-2 package our linker defines (wasmtime-wasi 48's WIT).
@@ -66,9 +69,7 @@ pub fn shadow_p2(linker: &mut wasmtime::component::Linker<ProcessState>) -> wasm
     clock.func_wrap(
         "subscribe-duration",
         |mut store: wasmtime::StoreContextMut<'_, ProcessState>, (ns,): (u64,)| {
-            let at = executor::try_now()
-                .checked_add(Duration::from_nanos(ns))
-                .unwrap_or_else(far_future);
+            let at = after_nanos(executor::try_now(), ns);
             Ok((subscribe_at(store.data_mut().table(), at)?,))
         },
     )?;
@@ -80,10 +81,6 @@ pub fn shadow_p2(linker: &mut wasmtime::component::Linker<ProcessState>) -> wasm
     )?;
     linker.allow_shadowing(false);
     Ok(())
-}
-
-fn far_future() -> Instant {
-    executor::far_future()
 }
 
 // Preview-1 ABI (wasi_snapshot_preview1 witx): sizes and offsets.
@@ -122,12 +119,9 @@ fn decode(bytes: &[u8], now: Instant) -> Result<Subscription, i32> {
                         .duration_since(SystemTime::UNIX_EPOCH)
                         .unwrap_or_default()
                         .as_nanos() as u64;
-                    now.checked_add(Duration::from_nanos(timeout.saturating_sub(wall)))
-                        .unwrap_or_else(far_future)
+                    after_nanos(now, timeout.saturating_sub(wall))
                 }
-                (CLOCK_MONOTONIC | CLOCK_REALTIME, false) => now
-                    .checked_add(Duration::from_nanos(timeout))
-                    .unwrap_or_else(far_future),
+                (CLOCK_MONOTONIC | CLOCK_REALTIME, false) => after_nanos(now, timeout),
                 _ => return Err(ERRNO_INVAL),
             };
             Ok(Subscription::Clock { userdata, due })

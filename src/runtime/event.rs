@@ -200,8 +200,9 @@ impl Mailbox {
         Self::default()
     }
 
-    /// A mailbox that holds at most `capacity` unread messages: a send beyond that fails
-    /// at the sender ([`MailboxFull`]), so a flood cannot grow the host's memory.
+    /// A mailbox that holds at most `capacity` unread messages, and at most
+    /// [`MAILBOX_BYTES`] of them: a send beyond either fails at the sender
+    /// ([`MailboxFull`]), so a flood cannot grow the host's memory.
     pub fn bounded(capacity: usize) -> Self {
         Self(Arc::new(Shared {
             capacity: Some(capacity),
@@ -242,7 +243,11 @@ impl Mailbox {
 
     pub(crate) fn post(&self, message: Message) -> Result<(), MailboxFull> {
         let capacity = self.0.capacity;
-        let size = message.topic.len() + message.payload.approx_size();
+        // Only bounded mailboxes count bytes: an unbounded one skips the walk.
+        let size = match capacity {
+            Some(_) => message.topic.len() + message.payload.approx_size(),
+            None => 0,
+        };
         let mut refused = None;
         self.push(|q| {
             if let Some(capacity) = capacity {
@@ -288,17 +293,14 @@ impl Mailbox {
             if let Some(item) = T::pop(&mut queues) {
                 return Some(item);
             }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|left| left.is_zero()) {
+                return None;
+            }
             queues.blocked += 1;
-            queues = match deadline {
+            queues = match left {
                 None => self.0.ready.wait(queues).unwrap(),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        queues.blocked -= 1;
-                        return None;
-                    }
-                    self.0.ready.wait_timeout(queues, left).unwrap().0
-                }
+                Some(left) => self.0.ready.wait_timeout(queues, left).unwrap().0,
             };
             queues.blocked -= 1;
         }

@@ -164,15 +164,14 @@ impl Host {
         let workers = (0..workers.max(1))
             .map(|i| start_worker(&id, i, clock, settings.trace))
             .collect::<std::io::Result<Vec<_>>>()?;
-        let host = Arc::new(Host {
+        Ok(Arc::new(Host {
             id: Arc::new(id),
             workers,
             next: AtomicU64::new(1),
             table: Mutex::new(HashMap::new()),
             settings,
             limits,
-        });
-        Ok(host)
+        }))
     }
 
     /// Starts `body` as a new process. `finished` runs on the worker after the process
@@ -419,7 +418,13 @@ impl Host {
                         .lock()
                         .unwrap()
                         .keys()
-                        .map(|n| format!("{{{}|{n}}}", self.id))
+                        .map(|&n| {
+                            Pid {
+                                host: self.id.clone(),
+                                n,
+                            }
+                            .to_string()
+                        })
                         .collect();
                     tracing::warn!(
                         "host {}: shutdown deadline passed; abandoning worker {} with processes still running: {}",

@@ -5,9 +5,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Weak};
 
-use super::event::DEFAULT_MAILBOX_CAPACITY;
 use super::event::{ExitResult, Mailbox, Message, Pid};
-use super::host::{Body, Host, HostLimits, SendError, Watchers, DEFAULT_MAX_PROCESSES};
+use super::host::{Body, Host, HostLimits, SendError, Watchers};
 use super::prepared::{self, Prepared};
 use super::process::{self, Args, RunSettings};
 use super::wasi::EnvSource;
@@ -75,13 +74,16 @@ impl Kernel {
                             .unwrap_or(1)
                     }),
                     false,
-                    HostLimits {
-                        max_processes: h
-                            .max_processes
-                            .map_or(DEFAULT_MAX_PROCESSES, |n| n as usize),
-                        mailbox_size: h
-                            .mailbox_size
-                            .map_or(DEFAULT_MAILBOX_CAPACITY, |n| n as usize),
+                    {
+                        let default = HostLimits::default();
+                        HostLimits {
+                            max_processes: h
+                                .max_processes
+                                .map_or(default.max_processes, |n| n as usize),
+                            mailbox_size: h
+                                .mailbox_size
+                                .map_or(default.mailbox_size, |n| n as usize),
+                        }
                     },
                 ),
                 EntryConfig::TerminalHost(_) => (1, true, HostLimits::default()),

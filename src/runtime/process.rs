@@ -262,6 +262,13 @@ async fn init_and_call(
     let fail = |e: &wasmtime::Error, memory: &MemoryLimiter| {
         with_memory_note(failure(method, e, budget, max_open), memory)
     };
+    let failed_to_instantiate = |e: &wasmtime::Error, memory: &MemoryLimiter| {
+        let failed = ExitResult::failed(format!(
+            "failed to instantiate: {}",
+            describe_trap(e, budget, max_open)
+        ));
+        with_memory_note(failed, memory)
+    };
     let mut store = Store::new(&engine, state);
     store.limiter(|s| &mut s.memory);
     if let Err(e) = store
@@ -275,13 +282,7 @@ async fn init_and_call(
         Pre::Core { pre, reactor } => {
             let instance = match pre.instantiate_async(&mut store).await {
                 Ok(i) => i,
-                Err(e) => {
-                    let failed = ExitResult::failed(format!(
-                        "failed to instantiate: {}",
-                        describe_trap(&e, budget, max_open)
-                    ));
-                    return with_memory_note(failed, &store.data().memory);
-                }
+                Err(e) => return failed_to_instantiate(&e, &store.data().memory),
             };
             if *reactor {
                 if let Some(init) = instance.get_func(&mut store, "_initialize") {
@@ -309,13 +310,7 @@ async fn init_and_call(
         Pre::Component { pre, export } => {
             let instance = match pre.instantiate_async(&mut store).await {
                 Ok(i) => i,
-                Err(e) => {
-                    let failed = ExitResult::failed(format!(
-                        "failed to instantiate: {}",
-                        describe_trap(&e, budget, max_open)
-                    ));
-                    return with_memory_note(failed, &store.data().memory);
-                }
+                Err(e) => return failed_to_instantiate(&e, &store.data().memory),
             };
             let func = instance
                 .get_func(&mut store, export)
