@@ -3,8 +3,7 @@
 
 use std::path::PathBuf;
 
-use wippy_wasm::engine::EngineOptions;
-use wippy_wasm::runtime::{Runtime, RuntimeOptions};
+use wippy_wasm::{Runtime, RuntimeBuilder};
 
 pub fn guests() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -16,7 +15,7 @@ pub fn hash_of(file: &str) -> String {
     let bytes = std::fs::read(guests().join(file)).unwrap();
     format!(
         "sha256:{}",
-        wippy_wasm::binary::hash::to_hex(&wippy_wasm::binary::hash::sha256(&bytes))
+        wippy_wasm::testing::to_hex(&wippy_wasm::testing::sha256(&bytes))
     )
 }
 
@@ -32,7 +31,7 @@ pub fn guest(name: &str, file: &str, method: &str, extra: &str) -> String {
 pub fn runtime(
     entries: &str,
     workers: usize,
-    tweak: impl FnOnce(&mut RuntimeOptions),
+    tweak: impl FnOnce(&mut RuntimeBuilder),
 ) -> (Runtime, tempfile::TempDir, tempfile::TempDir) {
     try_runtime(entries, workers, tweak).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -41,7 +40,7 @@ pub fn runtime(
 pub fn try_runtime(
     entries: &str,
     workers: usize,
-    tweak: impl FnOnce(&mut RuntimeOptions),
+    tweak: impl FnOnce(&mut RuntimeBuilder),
 ) -> Result<(Runtime, tempfile::TempDir, tempfile::TempDir), String> {
     let index = format!(
         "version: \"1.0\"\nnamespace: b\nentries:\n  - name: bin\n    kind: fs.directory\n    directory: {}\n  - name: host\n    kind: process.host\n    host:\n      workers: {workers}\n{entries}",
@@ -50,16 +49,12 @@ pub fn try_runtime(
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("_index.yaml"), index).unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let mut options = RuntimeOptions {
-        engine: EngineOptions {
-            max_instances: 2_000,
-            cache_dir: Some(cache.path().to_path_buf()),
-            ..EngineOptions::default()
-        },
-        ..RuntimeOptions::default()
-    };
+    let mut options = Runtime::builder();
+    options
+        .max_instances(2_000)
+        .cache_dir(Some(cache.path().to_path_buf()));
     tweak(&mut options);
-    let rt = Runtime::load(dir.path(), options).map_err(|e| e.to_string())?;
+    let rt = options.load(dir.path()).map_err(|e| e.to_string())?;
     Ok((rt, dir, cache))
 }
 

@@ -7,8 +7,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use wippy_wasm::event::Mailbox;
-use wippy_wasm::value::Value;
+use wippy_wasm::Mailbox;
+use wippy_wasm::Value;
 
 const HOST: &str = "b:host";
 
@@ -17,11 +17,11 @@ fn fill(n: usize) {
         &guest("sleeper", "sleeper.wasm", "nap", "    imports: [wasi1]\n"),
         1,
         |o| {
-            o.engine.max_instances = n as u32 + 16;
             // A sleeper needs a few pages; a small reservation keeps n slots in the
             // address space (the default 4 GiB each would need n × 4 GiB).
-            o.engine.max_memory_bytes = 1 << 20;
-            o.engine.max_wasm_stack = 256 << 10;
+            o.max_instances(n as u32 + 16)
+                .max_memory_bytes(1 << 20)
+                .max_wasm_stack(256 << 10);
         },
     );
     let (rt, _d, _c) = match made {
@@ -50,9 +50,7 @@ fn fill(n: usize) {
     // (or failed, which the mailbox tells).
     let last = last.unwrap();
     loop {
-        let stepped = rt
-            .stats(&last)
-            .is_none_or(|s| s.steps.load(std::sync::atomic::Ordering::Relaxed) > 0);
+        let stepped = rt.stats(&last).is_none_or(|s| s.steps() > 0);
         if stepped {
             break;
         }
@@ -64,7 +62,7 @@ fn fill(n: usize) {
     let mut first_error = None;
     while let Some(e) = me.receive(Duration::ZERO) {
         failed += 1;
-        first_error.get_or_insert(e.result.error.unwrap_or_default());
+        first_error.get_or_insert(e.result.error().unwrap_or_default());
     }
     let parked = rt.live(HOST);
     println!(

@@ -7,8 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use wippy_wasm::event::Mailbox;
-use wippy_wasm::value::Value;
+use wippy_wasm::Mailbox;
+use wippy_wasm::Value;
 
 const HOST: &str = "b:host";
 
@@ -45,8 +45,8 @@ fn main() {
         .iter()
         .map(|p| {
             let s = rt.stats(p).unwrap();
-            let cpu = s.cpu_nanos.load(std::sync::atomic::Ordering::Relaxed) as f64;
-            let steps = s.steps.load(std::sync::atomic::Ordering::Relaxed).max(1) as f64;
+            let cpu = s.snapshot().cpu.as_nanos() as f64;
+            let steps = s.steps().max(1) as f64;
             cpu / steps / 1000.0
         })
         .sum::<f64>()

@@ -9,9 +9,9 @@ use common::*;
 use criterion::{criterion_group, criterion_main, Criterion};
 use futures_lite::future::block_on;
 use wasmtime::{Config, Engine, Linker, Module, Store, Val};
-use wippy_wasm::engine::{self, EngineOptions};
-use wippy_wasm::event::Mailbox;
-use wippy_wasm::value::Value;
+use wippy_wasm::testing::{build_engine, EngineOptions};
+use wippy_wasm::Mailbox;
+use wippy_wasm::Value;
 
 const HOST: &str = "b:host";
 /// Processes per measured batch: spawns are pipelined, as a real spawner would.
@@ -19,12 +19,7 @@ const BATCH: u64 = 500;
 
 /// Spawns `BATCH` processes through the public API and waits for every EXIT; returns the
 /// time per process.
-fn spawn_batches(
-    rt: &wippy_wasm::runtime::Runtime,
-    entry: &str,
-    args: &[Value],
-    iters: u64,
-) -> Duration {
+fn spawn_batches(rt: &wippy_wasm::Runtime, entry: &str, args: &[Value], iters: u64) -> Duration {
     let me = Mailbox::new();
     let start = Instant::now();
     let mut left = iters;
@@ -35,7 +30,7 @@ fn spawn_batches(
         }
         for _ in 0..n {
             let e = me.receive(Duration::from_secs(60)).unwrap();
-            debug_assert!(e.result.error.is_none());
+            debug_assert!(e.result.error().is_none());
         }
         left -= n;
     }
@@ -44,12 +39,7 @@ fn spawn_batches(
 
 /// Spawns one process at a time and waits for its EXIT (for calls long enough that
 /// pipelining would not change the figure).
-fn spawn_each(
-    rt: &wippy_wasm::runtime::Runtime,
-    entry: &str,
-    args: &[Value],
-    iters: u64,
-) -> Duration {
+fn spawn_each(rt: &wippy_wasm::Runtime, entry: &str, args: &[Value], iters: u64) -> Duration {
     let me = Mailbox::new();
     let start = Instant::now();
     for _ in 0..iters {
@@ -65,7 +55,7 @@ fn sliced_store(engine: &Engine) -> Store<()> {
     let mut store = Store::new(engine, ());
     store.set_fuel(u64::MAX).unwrap();
     store
-        .fuel_async_yield_interval(Some(wippy_wasm::runtime::DEFAULT_FUEL_SLICE))
+        .fuel_async_yield_interval(Some(wippy_wasm::DEFAULT_FUEL_SLICE))
         .unwrap();
     store
 }
@@ -73,7 +63,7 @@ fn sliced_store(engine: &Engine) -> Store<()> {
 /// The engine our runtime builds, for the "bare wasmtime" baselines: same pooling, same
 /// fuel, same settings; only our layers are missing.
 fn our_engine() -> Engine {
-    engine::build(&EngineOptions {
+    build_engine(&EngineOptions {
         max_instances: 2_000,
         cache_dir: None,
         ..EngineOptions::default()
@@ -284,7 +274,7 @@ fn slice_sweep(c: &mut Criterion) {
     g.sample_size(10);
     for slice in [10_000u64, 100_000, 1_000_000, 10_000_000] {
         let (rt, _d, _c) = runtime(&guest("sieve", "kernels.wasm", "sieve", ""), 1, |o| {
-            o.fuel_slice = slice
+            o.fuel_slice(slice);
         });
         g.bench_function(format!("slice_{slice}"), |b| {
             b.iter_custom(|iters| spawn_each(&rt, "b:sieve", &[Value::Int(2_000_000)], iters))

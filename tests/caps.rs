@@ -6,9 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use wippy_wasm::event::Mailbox;
-use wippy_wasm::runtime::{Runtime, SendError, SpawnError};
-use wippy_wasm::value::Value;
+use wippy_wasm::Mailbox;
+use wippy_wasm::Value;
+use wippy_wasm::{Runtime, SendError, SpawnError};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -28,7 +28,9 @@ fn with_host(host_fields: &str, entries: &str) -> (Runtime, tempfile::TempDir, t
     ));
     let project = project(&[("_index.yaml", &index)]);
     let cache = tempfile::tempdir().unwrap();
-    let rt = Runtime::load(project.path(), options(&cache, 32)).unwrap_or_else(|e| panic!("{e}"));
+    let rt = options(&cache, 32)
+        .load(project.path())
+        .unwrap_or_else(|e| panic!("{e}"));
     (rt, project, cache)
 }
 
@@ -64,7 +66,8 @@ fn a_cap_of_zero_is_a_load_error() {
     );
     let project = project(&[("_index.yaml", &index)]);
     let cache = tempfile::tempdir().unwrap();
-    let error = Runtime::load(project.path(), options(&cache, 8))
+    let error = options(&cache, 8)
+        .load(project.path())
         .err()
         .expect("refused")
         .to_string();
@@ -114,7 +117,7 @@ fn a_receive_without_a_deadline_does_not_overflow() {
     rt.spawn_monitored(&me, "t:sleeper", HOST, vec![Value::Int(1)])
         .unwrap();
     let exit = me.receive(Duration::MAX).expect("the EXIT arrives");
-    assert_eq!(exit.result.error, None);
+    assert_eq!(exit.result.error(), None);
 }
 
 #[test]
@@ -122,53 +125,4 @@ fn an_async_receive_off_any_executor_times_out_on_the_real_clock() {
     let me = Mailbox::new();
     let got = futures_lite::future::block_on(me.next_event(Some(Duration::from_millis(10))));
     assert!(got.is_none());
-}
-
-/// A process stuck in one long native call cannot be preempted or killed (modelled
-/// here by a process kind whose body blocks its worker thread for two seconds); dropping
-/// the runtime still returns once the shutdown deadline passes, abandoning it.
-#[test]
-fn runtime_drop_returns_by_its_deadline_with_an_unkillable_process_running() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    use wippy_wasm::event::ExitResult;
-    use wippy_wasm::registry::EntryId;
-
-    let index = index_with("  - name: host\n    kind: process.host\n    host:\n      workers: 1\n");
-    let project = project(&[("_index.yaml", &index)]);
-    let cache = tempfile::tempdir().unwrap();
-    let mut opts = options(&cache, 8);
-    opts.shutdown_timeout = Duration::from_millis(200);
-    let rt = Runtime::load(project.path(), opts).unwrap();
-    let (entered, inside) = std::sync::mpsc::channel::<()>();
-    let finished = Arc::new(AtomicBool::new(false));
-    let body_finished = finished.clone();
-    rt.kernel().register(
-        EntryId::parse("t:stuck").unwrap(),
-        Arc::new(move |_, _, _| {
-            let (entered, finished) = (entered.clone(), body_finished.clone());
-            Box::new(move |_ctx| {
-                Box::pin(async move {
-                    entered.send(()).unwrap();
-                    std::thread::sleep(Duration::from_secs(2));
-                    finished.store(true, Ordering::SeqCst);
-                    ExitResult::ok(Value::Null)
-                })
-            })
-        }),
-    );
-    rt.spawn("t:stuck", HOST, vec![]).unwrap();
-    inside.recv().unwrap();
-    let (done, dropped) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        drop(rt);
-        done.send(()).unwrap();
-    });
-    dropped
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the runtime's drop returned");
-    assert!(
-        !finished.load(Ordering::SeqCst),
-        "drop returned while the stuck process was still running"
-    );
 }

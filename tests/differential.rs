@@ -15,7 +15,7 @@
 //! NaN) and the fuel the call used, or else on the kind of failure (the same trap, out
 //! of fuel, stack overflow, the same instantiation error) and on whether instantiation is
 //! where it failed. A module our runtime refuses at load counts as skipped only if our
-//! engine configuration (`wippy_wasm::engine::build`, pooling allocator) refuses to
+//! engine configuration (`wippy_wasm::testing::build_engine`, pooling allocator) refuses to
 //! compile it too; any other refusal is a mismatch. After each batch a known-good guest
 //! must still run on the same runtime.
 //!
@@ -42,10 +42,10 @@ use serde_yaml::{Mapping, Value as Yaml};
 use wasmtime::{
     Engine, ExternType, Instance, Module, Store, StoreLimitsBuilder, Trap, Val, ValType,
 };
-use wippy_wasm::engine::EngineOptions;
-use wippy_wasm::event::{Event, EventKind, Mailbox};
-use wippy_wasm::runtime::{Runtime, RuntimeError, RuntimeOptions};
-use wippy_wasm::value::Value;
+use wippy_wasm::testing::EngineOptions;
+use wippy_wasm::Value;
+use wippy_wasm::{Event, EventKind, Mailbox};
+use wippy_wasm::{Runtime, RuntimeBuilder, RuntimeError};
 
 /// Fuel for one process: instantiation, `_initialize` and the call together.
 const FUEL: u64 = 200_000;
@@ -525,7 +525,7 @@ fn run_bare(engine: &Engine, module: &Module, call: &Call) -> Outcome {
 fn ours_of(event: &Event) -> Outcome {
     assert_eq!(event.kind, EventKind::Exit);
     let fuel = event.stats.map(|s| s.fuel_used).unwrap_or_default();
-    match &event.result.error {
+    match &event.result.error() {
         None => Outcome::Returned {
             value: event.result.value.clone(),
             fuel,
@@ -544,6 +544,16 @@ fn ours_of(event: &Event) -> Outcome {
             }
         }
     }
+}
+
+/// Our runtime, configured like [`engine_options`], with small fuel slices.
+fn ours(cache: &Path) -> RuntimeBuilder {
+    let mut builder = Runtime::builder();
+    builder
+        .max_instances(SLOTS)
+        .cache_dir(Some(cache.to_path_buf()))
+        .fuel_slice(FUEL_SLICE);
+    builder
 }
 
 fn engine_options(cache: &Path) -> EngineOptions {
@@ -730,7 +740,7 @@ fn fuzz(first: u64, cases: u64) -> Report {
     let traps = trap_messages();
     let cache = tempfile::tempdir().unwrap();
     // Our engine's configuration, to tell a refusal for pool limits from a runtime bug.
-    let ours_engine = wippy_wasm::engine::build(&engine_options(cache.path())).unwrap();
+    let ours_engine = wippy_wasm::testing::build_engine(&engine_options(cache.path())).unwrap();
     let mut seed = first;
     while seed < first + cases {
         let end = (seed + BATCH).min(first + cases);
@@ -829,12 +839,7 @@ fn run_batch(
     let mut excluded = BTreeMap::new();
     let rt = loop {
         std::fs::write(project.path().join("_index.yaml"), index(&cases, &excluded)).unwrap();
-        let options = RuntimeOptions {
-            engine: engine_options(cache),
-            fuel_slice: FUEL_SLICE,
-            ..RuntimeOptions::default()
-        };
-        match Runtime::load(project.path(), options) {
+        match ours(cache).load(project.path()) {
             Ok(rt) => break rt,
             Err(RuntimeError::Load(errors)) => {
                 for problem in errors.problems {
@@ -921,7 +926,7 @@ fn run_batch(
             if cpu > report.slowest.0 {
                 report.slowest = (cpu, *bare_time, case.seed, call.export.clone());
             }
-            if let Some(text) = &event.result.error {
+            if let Some(text) = &event.result.error() {
                 if text.contains('\n') {
                     report.note(
                         "our error spans several lines (it holds a wasm backtrace)",
@@ -948,7 +953,7 @@ fn run_batch(
     rt.spawn_monitored(&me, "d:good", HOST, vec![Value::Int(3)])
         .unwrap();
     let exit = me.receive(WAIT).expect("the known-good guest's EXIT");
-    assert_eq!(exit.result.error, None, "the known-good guest failed");
+    assert_eq!(exit.result.error(), None, "the known-good guest failed");
     assert_eq!(exit.result.value, Value::Int(3));
     assert_eq!(rt.live(HOST), 0, "every process has ended");
 }
@@ -988,12 +993,9 @@ fn run_ours_once(wasm: &[u8]) -> Outcome {
     )
     .unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let options = RuntimeOptions {
-        engine: engine_options(cache.path()),
-        fuel_slice: FUEL_SLICE,
-        ..RuntimeOptions::default()
-    };
-    let rt = Runtime::load(project.path(), options).unwrap_or_else(|e| panic!("{e}"));
+    let rt = ours(cache.path())
+        .load(project.path())
+        .unwrap_or_else(|e| panic!("{e}"));
     let me = Mailbox::new();
     rt.spawn_monitored(&me, &format!("d:{}", case.entry(0)), HOST, vec![])
         .unwrap();

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use wippy_wasm::event::{ExitResult, Mailbox, Pid};
-use wippy_wasm::runtime::log::GuestLog;
-use wippy_wasm::value::Value;
+use wippy_wasm::GuestLog;
+use wippy_wasm::Value;
+use wippy_wasm::{ExitResult, Mailbox, Pid};
 
 const WAIT: Duration = Duration::from_secs(120);
 const EFAULT: i64 = 21;
@@ -33,16 +33,13 @@ fn neighbour() -> String {
 
 /// Spawns the neighbour, then every `attacks` entry (without arguments), and returns
 /// how each ended.
-fn run_beside_neighbour(
-    rt: &wippy_wasm::runtime::Runtime,
-    attacks: &[&str],
-) -> HashMap<String, ExitResult> {
+fn run_beside_neighbour(rt: &wippy_wasm::Runtime, attacks: &[&str]) -> HashMap<String, ExitResult> {
     let with_args: Vec<(&str, Vec<Value>)> = attacks.iter().map(|a| (*a, vec![])).collect();
     run_with_args_beside_neighbour(rt, with_args)
 }
 
 fn run_with_args_beside_neighbour(
-    rt: &wippy_wasm::runtime::Runtime,
+    rt: &wippy_wasm::Runtime,
     attacks: Vec<(&str, Vec<Value>)>,
 ) -> HashMap<String, ExitResult> {
     let me = Mailbox::new();
@@ -83,7 +80,7 @@ fn bad_pointers_and_counts_get_an_errno_and_the_neighbour_finishes() {
     let results = run_beside_neighbour(&rt, &[&attacks[..], &["poll_overlap"]].concat());
     for attack in attacks {
         let r = &results[attack];
-        assert_eq!(r.error, None, "{attack}: {r:?}");
+        assert_eq!(r.error(), None, "{attack}: {r:?}");
         assert_eq!(r.value, Value::Int(EFAULT), "{attack}: EFAULT expected");
     }
     // Subscriptions and events in the same bytes: read first, then written.
@@ -110,7 +107,7 @@ fn attacks_on_wasi_functions_end_inside_their_own_process() {
     for attack in attacks {
         let r = &results[attack];
         // Refused with an errno, or ended with a one-line error: never a host crash.
-        match &r.error {
+        match &r.error() {
             None => assert_ne!(r.value, Value::Int(0), "{attack} must be refused: {r:?}"),
             Some(e) => assert!(!e.contains('\n'), "{attack}: {e}"),
         }
@@ -138,9 +135,9 @@ fn resource_bombs_recursion_and_floods_end_with_clear_errors() {
         )
         + &neighbour();
     let rt = runtime_with(&entries, |o| {
-        o.log = GuestLog::new(move |_, _, line| {
+        o.guest_output(GuestLog::new(move |_, _, line| {
             counter.fetch_add(line.len(), Ordering::Relaxed);
-        })
+        }));
     });
     let results = run_with_args_beside_neighbour(
         &rt,
@@ -152,7 +149,7 @@ fn resource_bombs_recursion_and_floods_end_with_clear_errors() {
             ("bomb", vec![]),
         ],
     );
-    let err = |name: &str| results[name].error.clone().unwrap_or_default();
+    let err = |name: &str| results[name].error().clone().unwrap_or_default();
 
     assert!(
         err("flood").contains("fuel limit exceeded"),
@@ -177,7 +174,8 @@ fn resource_bombs_recursion_and_floods_end_with_clear_errors() {
     );
     // Tables grow until the limit says no (-1), and the guest returns normally.
     assert_eq!(
-        results["table_bomb"].error, None,
+        results["table_bomb"].error(),
+        None,
         "{:?}",
         results["table_bomb"]
     );
@@ -188,7 +186,7 @@ fn resource_bombs_recursion_and_floods_end_with_clear_errors() {
         err("recurse")
     );
     // A guest that copes with -1 keeps running and ends normally.
-    assert_eq!(results["bomb"].error, None);
+    assert_eq!(results["bomb"].error(), None);
     assert_eq!(results["burn"].value, Value::Int(30_000_000));
 }
 
@@ -216,7 +214,7 @@ fn a_guest_cannot_take_every_descriptor_of_the_host() {
         .collect();
     for _ in &hogs {
         let exit = me.receive(WAIT).unwrap();
-        let error = exit.result.error.unwrap_or_default();
+        let error = exit.result.error().unwrap_or_default();
         assert!(
             error.contains("too many open handles: the process holds its limit of 1024 (limits.max_open_files)"),
             "{error}"
@@ -224,7 +222,7 @@ fn a_guest_cannot_take_every_descriptor_of_the_host() {
     }
     rt.spawn_monitored(&me, "t:open_one", HOST, vec![]).unwrap();
     let exit = me.receive(WAIT).unwrap();
-    assert_eq!(exit.result.error, None);
+    assert_eq!(exit.result.error(), None);
     assert_eq!(
         exit.result.value,
         Value::Int(0),
@@ -246,7 +244,7 @@ fn the_handle_limit_is_configurable() {
     );
     let rt = runtime(&entries);
     let error = run_to_exit(&rt, "t:open_many", vec![Value::Int(100)])
-        .error
+        .error()
         .unwrap_or_default();
     assert!(
         error.contains("its limit of 10 (limits.max_open_files)"),

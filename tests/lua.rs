@@ -5,10 +5,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use wippy_wasm::event::{EventKind, Mailbox};
-use wippy_wasm::executor::ClockKind;
-use wippy_wasm::runtime::Runtime;
-use wippy_wasm::value::Value;
+use wippy_wasm::ClockKind;
+use wippy_wasm::Value;
+use wippy_wasm::{EventKind, Mailbox};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -37,12 +36,12 @@ fn map(pairs: &[(&str, Value)]) -> Value {
 #[test]
 fn the_seeds_lua_example_returns_42() {
     let cache = tempfile::tempdir().unwrap();
-    let rt = Runtime::load(&repo().join("examples"), options(&cache, 64)).unwrap();
+    let rt = options(&cache, 64).load(repo().join("examples")).unwrap();
     let me = Mailbox::new();
     rt.spawn_monitored(&me, "myns:spawn_demo", "myns:processes", vec![])
         .unwrap();
     let exit = me.receive(WAIT).unwrap();
-    assert_eq!(exit.result.error, None);
+    assert_eq!(exit.result.error(), None);
     assert_eq!(exit.result.value, Value::Int(42));
 }
 
@@ -66,7 +65,7 @@ end }
 "#;
     let rt = runtime(&(workers() + &lua("gather", script)));
     let r = run_to_exit(&rt, "t:gather", vec![]);
-    assert_eq!(r.error, None);
+    assert_eq!(r.error(), None);
     let Value::Map(got) = r.value else {
         panic!("{r:?}")
     };
@@ -87,7 +86,9 @@ return { main = function()
   return { none = e == nil, waited = (time.now() - t0):milliseconds() }
 end }
 "#;
-    let rt = runtime_with(&lua("wait", script), |o| o.clock = ClockKind::Virtual);
+    let rt = runtime_with(&lua("wait", script), |o| {
+        o.clock(ClockKind::Virtual);
+    });
     let r = run_to_exit(&rt, "t:wait", vec![]);
     assert_eq!(
         r.value,
@@ -118,7 +119,7 @@ end }
 "#;
     let rt = runtime(&(workers() + &lua("fan", script)));
     let r = run_to_exit(&rt, "t:fan", vec![Value::Int(1000)]);
-    assert_eq!(r.error, None);
+    assert_eq!(r.error(), None);
     assert_eq!(r.value, Value::Int(500_500));
     assert_eq!(rt.live(HOST), 0);
 }
@@ -130,7 +131,7 @@ local function deeper() error("something broke") end
 return { main = function() deeper() end }
 "#;
     let rt = runtime(&(workers() + &lua("bad", script)));
-    let err = run_to_exit(&rt, "t:bad", vec![]).error.unwrap();
+    let err = run_to_exit(&rt, "t:bad", vec![]).error().unwrap();
     assert!(err.contains("something broke"), "{err}");
     assert!(err.contains("stack traceback"), "{err}");
     assert!(err.contains("deeper"), "{err}");
@@ -235,16 +236,12 @@ fn a_busy_lua_loop_is_preempted_and_can_be_terminated() {
         run_to_exit(&rt, "t:worker", vec![Value::Int(4), Value::Int(5)]).value,
         Value::Int(20)
     );
-    let steps = rt
-        .stats(&busy)
-        .unwrap()
-        .steps
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let steps = rt.stats(&busy).unwrap().steps();
     assert!(steps > 1, "the loop yields between slices");
     assert!(rt.terminate(&busy));
     let exit = me.receive(WAIT).unwrap();
     assert_eq!(exit.kind, EventKind::Exit);
-    assert_eq!(exit.result.error.as_deref(), Some("process terminated"));
+    assert_eq!(exit.result.error().as_deref(), Some("process terminated"));
 }
 
 #[test]
@@ -335,7 +332,7 @@ end }
     let started = std::time::Instant::now();
     let r = run_to_exit(&rt, "t:loop", vec![Value::Int(100_000)]);
     eprintln!("100k spawn_monitored + receive: {:?}", started.elapsed());
-    assert_eq!(r.error, None);
+    assert_eq!(r.error(), None);
     assert_eq!(r.value, Value::Int(100_000));
 }
 
@@ -358,7 +355,7 @@ end }
     let started = std::time::Instant::now();
     let r = run_to_exit(&rt, "t:sleeps", vec![Value::Int(100_000)]);
     eprintln!("100k pcall(time.sleep, 0): {:?}", started.elapsed());
-    assert_eq!(r.error, None);
+    assert_eq!(r.error(), None);
     assert_eq!(r.value, Value::Int(100_000));
 }
 
@@ -385,7 +382,7 @@ end }
     let exit = me.receive(WAIT).unwrap();
     assert_eq!(exit.kind, EventKind::Exit);
     assert_eq!(exit.from, pid);
-    assert_eq!(exit.result.error.as_deref(), Some("process terminated"));
+    assert_eq!(exit.result.error().as_deref(), Some("process terminated"));
 }
 
 #[test]
@@ -411,7 +408,7 @@ end }
     assert!(rt.terminate(&pid));
     let exit = me.receive(WAIT).unwrap();
     assert_eq!(exit.from, pid);
-    assert_eq!(exit.result.error.as_deref(), Some("process terminated"));
+    assert_eq!(exit.result.error().as_deref(), Some("process terminated"));
 }
 
 #[test]
@@ -460,10 +457,10 @@ return { main = function()
 end }
 "#;
     let rt = runtime_with(&(workers() + &lua("co", script)), |o| {
-        o.clock = ClockKind::Virtual
+        o.clock(ClockKind::Virtual);
     });
     let r = run_to_exit(&rt, "t:co", vec![]);
-    assert_eq!(r.error, None);
+    assert_eq!(r.error(), None);
     assert_eq!(
         r.value,
         map(&[
@@ -509,7 +506,7 @@ end }
         .dump(false);
     let rt = runtime(&lua("sandbox", script));
     let r = run_to_exit(&rt, "t:sandbox", vec![Value::Bytes(binary)]);
-    assert_eq!(r.error, None);
+    assert_eq!(r.error(), None);
     let Value::Map(got) = r.value else {
         panic!("{r:?}")
     };
@@ -555,7 +552,7 @@ fn a_lua_source_outside_the_project_fails_the_load() {
             std::fs::write(root.join("sub/_index.yaml"), sub).unwrap();
         }
         let cache = tempfile::tempdir().unwrap();
-        Runtime::load(&root, options(&cache, 8)).map(|_| ())
+        options(&cache, 8).load(&root).map(|_| ())
     };
 
     // An absolute path is refused as the registry is read...
@@ -620,7 +617,7 @@ end }
 "#;
     let rt = runtime(&lua("durations", script));
     let r = run_to_exit(&rt, "t:durations", vec![]);
-    assert_eq!(r.error, None);
+    assert_eq!(r.error(), None);
     let Value::Map(got) = r.value else {
         panic!("{r:?}")
     };
@@ -667,11 +664,13 @@ return { main = function()
   return { s = s, waited = (time.now() - t0):milliseconds() >= 40 }
 end }
 "##;
-    let rt = runtime_with(&lua("nested", script), |o| o.clock = ClockKind::Virtual);
+    let rt = runtime_with(&lua("nested", script), |o| {
+        o.clock(ClockKind::Virtual);
+    });
     let me = Mailbox::new();
     rt.spawn_monitored(&me, "t:nested", HOST, vec![]).unwrap();
     let exit = me.receive(WAIT).unwrap();
-    assert_eq!(exit.result.error, None);
+    assert_eq!(exit.result.error(), None);
     assert_eq!(
         exit.result.value,
         map(&[("s", Value::Int(900_000)), ("waited", Value::Bool(true))])
@@ -734,18 +733,12 @@ end }}"#
     let pid = rt
         .spawn_monitored(&me, "t:pattern", HOST, vec![Value::Bool(true)])
         .unwrap();
-    while rt
-        .stats(&pid)
-        .unwrap()
-        .steps
-        .load(std::sync::atomic::Ordering::Relaxed)
-        < 3
-    {
+    while rt.stats(&pid).unwrap().steps() < 3 {
         std::thread::yield_now();
     }
     rt.terminate(&pid);
     let exit = me.receive(WAIT).unwrap();
-    assert_eq!(exit.result.error.as_deref(), Some("process terminated"));
+    assert_eq!(exit.result.error().as_deref(), Some("process terminated"));
 }
 
 /// What an attacker tried: counts given as floats or strings, a `__len` that lies, a
@@ -791,13 +784,7 @@ fn lying_lengths_float_counts_and_kill_time_handlers_cannot_hold_the_worker() {
                 .unwrap();
             assert_eq!(me.receive(WAIT).unwrap().from, neighbour, "{name}");
         } else {
-            while rt
-                .stats(&pid)
-                .unwrap()
-                .steps
-                .load(std::sync::atomic::Ordering::Relaxed)
-                == 0
-            {
+            while rt.stats(&pid).unwrap().steps() == 0 {
                 std::thread::yield_now();
             }
         }
@@ -805,7 +792,7 @@ fn lying_lengths_float_counts_and_kill_time_handlers_cannot_hold_the_worker() {
         let exit = me.receive(WAIT).unwrap();
         assert_eq!(exit.from, pid, "{name}");
         assert_eq!(
-            exit.result.error.as_deref(),
+            exit.result.error().as_deref(),
             Some("process terminated"),
             "{name}"
         );

@@ -27,11 +27,9 @@ use proptest::strategy::Union;
 use serde_yaml::{Mapping, Value as Yaml};
 use wasmtime::component::{Component, Type, Val as CVal};
 use wasmtime::{Val, ValType};
-use wippy_wasm::binary::CompileCache;
-use wippy_wasm::engine::{self, EngineOptions};
-use wippy_wasm::project::Project;
 use wippy_wasm::registry::{LoadErrors, Problem, Registry, KNOWN_IMPORTS};
-use wippy_wasm::value::{self, Value};
+use wippy_wasm::testing::convert;
+use wippy_wasm::Value;
 
 fn config() -> ProptestConfig {
     ProptestConfig {
@@ -360,9 +358,10 @@ impl Doc {
 
     /// What `wippy check` does: the registry, then every binary read, verified and
     /// compiled.
-    fn check(&self) -> (Result<Project, LoadErrors>, Vec<Problem>) {
-        let (engine, cache) = check_engine();
-        Project::load_with_warnings(self.dir.path(), engine, cache)
+    fn check(&self) -> wippy_wasm::Checked {
+        let mut builder = wippy_wasm::Runtime::builder();
+        builder.cache_dir(None);
+        builder.check(&wippy_wasm::Project::folder(self.dir.path()))
     }
 
     /// The `namespace` of the document as written, when it parses as YAML.
@@ -379,21 +378,6 @@ impl Doc {
             _ => None,
         }
     }
-}
-
-/// The engine `wippy check` builds (one pool slot, no disk cache), made once.
-fn check_engine() -> &'static (wasmtime::Engine, CompileCache) {
-    static ENGINE: OnceLock<(wasmtime::Engine, CompileCache)> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let options = EngineOptions {
-            max_instances: 1,
-            cache_dir: None,
-            ..EngineOptions::default()
-        };
-        let engine = engine::build(&options).unwrap();
-        let cache = CompileCache::new(&engine, None);
-        (engine, cache)
-    })
 }
 
 fn valid_name(v: Option<&Yaml>) -> Option<&str> {
@@ -471,12 +455,9 @@ fn check_any(doc: &Doc) -> Result<(), TestCaseError> {
             check_locations(doc, &e.problems)?;
         }
     }
-    let (result, warnings) = doc.check();
-    check_locations(doc, &warnings)?;
-    if let Err(e) = result {
-        prop_assert!(!e.problems.is_empty(), "refused with no problem");
-        check_locations(doc, &e.problems)?;
-    }
+    let checked = doc.check();
+    check_locations(doc, &checked.warnings)?;
+    check_locations(doc, &checked.problems)?;
     Ok(())
 }
 
@@ -797,8 +778,8 @@ fn problems_name_the_field_of_a_wrong_type() {
 // ── Value ↔ core wasm ────────────────────────────────────────────────────────
 
 fn core_back(val: Val, ty: ValType) -> Val {
-    let value = value::from_core_results(std::slice::from_ref(&val));
-    let mut back = value::to_core_params(&[value], &[ty]).unwrap();
+    let value = convert::from_core_results(std::slice::from_ref(&val));
+    let mut back = convert::to_core_params(&[value], &[ty]).unwrap();
     back.pop().unwrap()
 }
 
@@ -871,20 +852,20 @@ proptest! {
             [v] => Value::Int(*v),
             many => Value::List(many.iter().map(|v| Value::Int(*v)).collect()),
         };
-        prop_assert_eq!(value::from_core_results(&core), expected);
+        prop_assert_eq!(convert::from_core_results(&core), expected);
     }
 
     #[test]
     fn core_params_from_ints_in_range_round_trip(i in any::<i32>(), l in any::<i64>(), f in any::<f64>()) {
         let types = [ValType::I32, ValType::I64, ValType::F64];
         let args = [Value::Int(i as i64), Value::Int(l), Value::Float(f)];
-        let vals = value::to_core_params(&args, &types).unwrap();
-        prop_assert!(same(&value::from_core_results(&vals), &Value::List(args.to_vec())));
+        let vals = convert::to_core_params(&args, &types).unwrap();
+        prop_assert!(same(&convert::from_core_results(&vals), &Value::List(args.to_vec())));
     }
 
     #[test]
     fn core_params_never_panic(args in prop::collection::vec(arb_value(), 0..4), types in prop::collection::vec(val_type(), 0..4)) {
-        let result = value::to_core_params(&args, &types);
+        let result = convert::to_core_params(&args, &types);
         if args.len() != types.len() {
             prop_assert!(result.is_err());
         }
@@ -1031,15 +1012,15 @@ proptest! {
 
     #[test]
     fn component_values_round_trip((name, ty, v) in typed_cval()) {
-        let value = value::from_component(&v);
-        let back = value::to_component(&value, &ty, "v");
+        let value = convert::from_component(&v);
+        let back = convert::to_component(&value, &ty, "v");
         prop_assert_eq!(back.as_ref(), Ok(&v), "{} via {:?}", name, value);
     }
 
     #[test]
     fn component_conversion_never_panics((_name, ty, v) in typed_value()) {
         // Any value against any type: converted or refused with a message.
-        if let Err(e) = value::to_component(&v, &ty, "v") {
+        if let Err(e) = convert::to_component(&v, &ty, "v") {
             prop_assert!(e.starts_with("v"), "the error names where: {}", e);
         }
     }
@@ -1113,7 +1094,7 @@ proptest! {
     #[test]
     fn values_round_trip_through_lua(v in arb_value()) {
         let lua = mlua::Lua::new();
-        let back = wippy_wasm::lua::from_lua(&wippy_wasm::lua::to_lua(&lua, &v).unwrap());
+        let back = wippy_wasm::testing::from_lua(&wippy_wasm::testing::to_lua(&lua, &v).unwrap());
         let expected = through_lua(&v);
         prop_assert!(
             matches!(&back, Ok(b) if same(b, &expected)),
@@ -1141,7 +1122,7 @@ proptest! {
         }
         int_keys.sort_unstable();
         let sequence = int_keys.len() == pairs && int_keys.iter().enumerate().all(|(i, k)| *k == i as i64 + 1);
-        match wippy_wasm::lua::from_lua(&mlua::Value::Table(table)) {
+        match wippy_wasm::testing::from_lua(&mlua::Value::Table(table)) {
             Ok(Value::List(items)) => {
                 prop_assert!(sequence, "{} became a list of {:?}", source, items);
                 prop_assert_eq!(items.len(), pairs, "{}", source);
@@ -1159,8 +1140,9 @@ proptest! {
 #[test]
 fn lossy_lua_cases_are_what_the_module_comment_says() {
     let lua = mlua::Lua::new();
-    let trip =
-        |v: Value| wippy_wasm::lua::from_lua(&wippy_wasm::lua::to_lua(&lua, &v).unwrap()).unwrap();
+    let trip = |v: Value| {
+        wippy_wasm::testing::from_lua(&wippy_wasm::testing::to_lua(&lua, &v).unwrap()).unwrap()
+    };
     assert_eq!(
         trip(Value::List(vec![Value::Int(1), Value::Null, Value::Int(2)])),
         Value::List(vec![Value::Int(1), Value::Int(2)])

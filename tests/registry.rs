@@ -4,14 +4,25 @@
 mod common;
 
 use common::*;
-use wippy_wasm::project::Project;
 use wippy_wasm::registry::{LoadErrors, Registry};
+use wippy_wasm::Checked;
 
-fn load(index: &str) -> Result<Project, LoadErrors> {
+fn load(index: &str) -> Result<Checked, LoadErrors> {
     let dir = project(&[("_index.yaml", index)]);
     let cache = tempfile::tempdir().unwrap();
-    let (engine, cache) = engine_with_cache(cache.path());
-    Project::load(dir.path(), &engine, &cache)
+    check_dir(dir.path(), cache.path())
+}
+
+/// What loading the project in `dir` finds, as a result.
+fn check_dir(dir: &std::path::Path, cache_dir: &std::path::Path) -> Result<Checked, LoadErrors> {
+    let checked = check_with_cache(dir, cache_dir);
+    if checked.is_ok() {
+        Ok(checked)
+    } else {
+        Err(LoadErrors {
+            problems: checked.problems,
+        })
+    }
 }
 
 fn worker_entry(extra: &str) -> String {
@@ -37,7 +48,7 @@ fn expect_problem(index: &str, message: &str, field: &str) {
 #[test]
 fn the_valid_base_entry_loads() {
     let project = load(&index_with(&worker_entry(""))).unwrap();
-    assert_eq!(project.programs.len(), 1);
+    assert_eq!(project.spawnable, 1);
 }
 
 #[test]
@@ -183,14 +194,14 @@ fn a_tampered_binary_is_refused_and_nothing_from_it_loads() {
     std::fs::create_dir(dir.path().join("bin")).unwrap();
     std::fs::write(dir.path().join("bin/worker.wasm"), &tampered).unwrap();
     let cache_dir = tempfile::tempdir().unwrap();
-    let (engine, cache) = engine_with_cache(cache_dir.path());
-    let errors = Project::load(dir.path(), &engine, &cache).err().unwrap();
+    let checked = check_with_cache(dir.path(), cache_dir.path());
     assert!(
-        errors.problems[0].message.starts_with("hash mismatch"),
-        "{errors}"
+        checked.problems[0].message.starts_with("hash mismatch"),
+        "{:?}",
+        checked.problems
     );
     // The bytes were never compiled: the cache saw nothing.
-    assert_eq!(cache.stats.misses() + cache.stats.hits(), 0);
+    assert_eq!(checked.cache.misses + checked.cache.hits, 0);
 }
 
 #[test]
@@ -283,11 +294,10 @@ fn a_fifty_entry_project_loads_and_compiles_each_binary_once() {
     }
     let dir = project(&[("_index.yaml", &index_with(&entries))]);
     let cache_dir = tempfile::tempdir().unwrap();
-    let (engine, cache) = engine_with_cache(cache_dir.path());
-    let project = Project::load(dir.path(), &engine, &cache).unwrap();
-    assert_eq!(project.programs.len(), 50);
-    assert_eq!(project.registry.entries().len(), 51);
-    assert_eq!(cache.stats.misses(), 1, "one binary, compiled once");
+    let checked = check_dir(dir.path(), cache_dir.path()).unwrap();
+    assert_eq!(checked.spawnable, 50);
+    assert_eq!(checked.entries, 51);
+    assert_eq!(checked.cache.misses, 1, "one binary, compiled once");
 }
 
 #[test]
@@ -295,13 +305,11 @@ fn the_compile_cache_hits_on_the_second_load_and_rebuilds_a_corrupt_file() {
     let dir = project(&[("_index.yaml", &index_with(&worker_entry("")))]);
     let cache_dir = tempfile::tempdir().unwrap();
 
-    let first = engine_with_cache(cache_dir.path());
-    Project::load(dir.path(), &first.0, &first.1).unwrap();
-    assert_eq!((first.1.stats.hits(), first.1.stats.misses()), (0, 1));
+    let first = check_dir(dir.path(), cache_dir.path()).unwrap().cache;
+    assert_eq!((first.hits, first.misses), (0, 1));
 
-    let second = engine_with_cache(cache_dir.path());
-    Project::load(dir.path(), &second.0, &second.1).unwrap();
-    assert_eq!((second.1.stats.hits(), second.1.stats.misses()), (1, 0));
+    let second = check_dir(dir.path(), cache_dir.path()).unwrap().cache;
+    assert_eq!((second.hits, second.misses), (1, 0));
 
     let files: Vec<_> = std::fs::read_dir(cache_dir.path())
         .unwrap()
@@ -321,29 +329,26 @@ fn the_compile_cache_hits_on_the_second_load_and_rebuilds_a_corrupt_file() {
         corrupt(&mut bytes);
         std::fs::write(&files[0], &bytes).unwrap();
 
-        let again = engine_with_cache(cache_dir.path());
-        let project = Project::load(dir.path(), &again.0, &again.1).unwrap();
-        assert_eq!(again.1.stats.rejected(), 1, "the corrupt file is detected");
-        assert_eq!(again.1.stats.hits(), 0);
-        assert_eq!(project.programs.len(), 1);
+        let again = check_dir(dir.path(), cache_dir.path()).unwrap();
+        assert_eq!(again.cache.rejected, 1, "the corrupt file is detected");
+        assert_eq!(again.cache.hits, 0);
+        assert_eq!(again.spawnable, 1);
 
-        let healed = engine_with_cache(cache_dir.path());
-        Project::load(dir.path(), &healed.0, &healed.1).unwrap();
-        assert_eq!(healed.1.stats.hits(), 1, "and rewritten whole");
+        let healed = check_dir(dir.path(), cache_dir.path()).unwrap().cache;
+        assert_eq!(healed.hits, 1, "and rewritten whole");
     }
 }
 
 #[test]
 fn committed_binaries_match_their_registry_hashes() {
     let cache_dir = tempfile::tempdir().unwrap();
-    let (engine, cache) = engine_with_cache(cache_dir.path());
-    let guests_project = Project::load(&repo().join("wasm"), &engine, &cache)
+    check_dir(&repo().join("wasm"), cache_dir.path())
         .unwrap_or_else(|e| panic!("wasm/_index.yaml is stale; run wasm/build.sh\n{e}"));
-    Project::load(&repo().join("examples"), &engine, &cache)
+    check_dir(&repo().join("examples"), cache_dir.path())
         .unwrap_or_else(|e| panic!("examples/_index.yaml is stale; run wasm/build.sh\n{e}"));
     // Every committed binary is covered by an entry (and so by a hash).
-    let used: std::collections::HashSet<String> = guests_project
-        .registry
+    let guests_registry = Registry::load(repo().join("wasm")).unwrap();
+    let used: std::collections::HashSet<String> = guests_registry
         .wasm_entries()
         .map(|(_, w)| w.path.trim_start_matches('/').to_owned())
         .collect();
@@ -380,8 +385,7 @@ fn a_fifo_index_is_skipped_and_a_huge_binary_is_refused_before_reading() {
         .unwrap()
         .success());
     let cache = tempfile::tempdir().unwrap();
-    let (engine, cache) = engine_with_cache(cache.path());
-    let errors = Project::load(dir.path(), &engine, &cache).err().unwrap();
+    let errors = check_dir(dir.path(), cache.path()).err().unwrap();
     assert_eq!(errors.problems.len(), 1, "{errors}");
     assert_eq!(
         errors.problems[0].message,

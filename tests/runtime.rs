@@ -5,9 +5,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use wippy_wasm::event::{EventKind, Mailbox};
-use wippy_wasm::runtime::Runtime;
-use wippy_wasm::value::Value;
+use wippy_wasm::Runtime;
+use wippy_wasm::Value;
+use wippy_wasm::{EventKind, Mailbox};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -18,14 +18,14 @@ fn misbehave(name: &str, method: &str, extra: &str) -> String {
 fn error_of(rt: &Runtime, entry: &str, args: Vec<Value>) -> String {
     let result = run_to_exit(rt, entry, args);
     result
-        .error
+        .error()
         .unwrap_or_else(|| panic!("{entry} did not fail: {:?}", result.value))
 }
 
 #[test]
 fn the_seed_example_returns_42_through_the_public_api() {
     let cache = tempfile::tempdir().unwrap();
-    let rt = Runtime::load(&repo().join("examples"), options(&cache, 16)).unwrap();
+    let rt = options(&cache, 16).load(repo().join("examples")).unwrap();
     let me = Mailbox::new();
     let pid = rt
         .spawn_monitored(
@@ -41,7 +41,7 @@ fn the_seed_example_returns_42_through_the_public_api() {
     assert_eq!(exit.kind.topic(), "pid.exit");
     assert_eq!(exit.from, pid);
     assert_eq!(exit.result.value, Value::Int(42));
-    assert_eq!(exit.result.error, None);
+    assert_eq!(exit.result.error(), None);
 
     let greeting = rt.spawn_monitored(
         &me,
@@ -69,7 +69,7 @@ fn terminate_ends_a_spinning_process_and_tells_monitors_and_links() {
     wait_for_steps(&rt, &pid, 3);
     assert!(rt.terminate(&pid));
     let exit = monitor.receive(WAIT).unwrap();
-    assert_eq!(exit.result.error.as_deref(), Some("process terminated"));
+    assert_eq!(exit.result.error().as_deref(), Some("process terminated"));
     let down = link.receive(WAIT).unwrap();
     assert_eq!(down.kind, EventKind::LinkDown);
     assert_eq!(down.from, pid);
@@ -114,7 +114,7 @@ fn each_limit_fails_only_its_own_process_with_its_error() {
         let e = me.receive(WAIT).unwrap();
         results.insert(e.from.clone(), e.result);
     }
-    let err = |pid| results[pid].error.clone().unwrap_or_default();
+    let err = |pid| results[pid].error().clone().unwrap_or_default();
     assert!(err(&fuel).contains("fuel limit exceeded"), "{}", err(&fuel));
     assert!(
         err(&fuel).starts_with("failed to call wasm method: spin: "),
@@ -124,7 +124,7 @@ fn each_limit_fails_only_its_own_process_with_its_error() {
     assert_eq!(err(&deadline), "execution time limit exceeded");
     // Past the limit, memory.grow returns -1 (the wasm spec), and this guest copes: it
     // stops growing and returns the pages it reached.
-    assert_eq!(results[&bomb].error, None);
+    assert_eq!(results[&bomb].error(), None);
     let Value::Int(pages) = results[&bomb].value else {
         panic!("{:?}", results[&bomb])
     };
@@ -133,7 +133,7 @@ fn each_limit_fails_only_its_own_process_with_its_error() {
         "{pages} pages of 64 KiB within 1 MiB"
     );
     assert_eq!(results[&burn].value, Value::Int(1000));
-    assert_eq!(results[&burn].error, None);
+    assert_eq!(results[&burn].error(), None);
 }
 
 #[test]
@@ -202,7 +202,9 @@ fn ten_thousand_spawn_exit_cycles_leave_the_table_empty() {
 #[test]
 fn two_spinners_on_one_worker_interleave_exactly_and_identically_run_to_run() {
     let window = || {
-        let rt = runtime_with(&misbehave("spin", "spin", ""), |o| o.trace = true);
+        let rt = runtime_with(&misbehave("spin", "spin", ""), |o| {
+            o.trace(true);
+        });
         let me = Mailbox::new();
         let a = rt.spawn_monitored(&me, "t:spin", HOST, vec![]).unwrap();
         let b = rt.spawn_monitored(&me, "t:spin", HOST, vec![]).unwrap();
@@ -213,7 +215,7 @@ fn two_spinners_on_one_worker_interleave_exactly_and_identically_run_to_run() {
         me.receive(WAIT).unwrap();
         me.receive(WAIT).unwrap();
         let trace = rt.trace(HOST, 0);
-        let first_b = trace.iter().position(|&n| n == b.n).unwrap();
+        let first_b = trace.iter().position(|&n| n == b.number()).unwrap();
         let window: Vec<u64> = trace[first_b..first_b + 40].to_vec();
         for pair in window.windows(2) {
             assert_ne!(
@@ -221,7 +223,7 @@ fn two_spinners_on_one_worker_interleave_exactly_and_identically_run_to_run() {
                 "a Step was taken twice in a row: {window:?}"
             );
         }
-        assert!(window.iter().all(|&n| n == a.n || n == b.n));
+        assert!(window.iter().all(|&n| n == a.number() || n == b.number()));
         window
     };
     assert_eq!(window(), window());
@@ -234,7 +236,7 @@ fn an_infinite_loop_delays_a_sleeper_by_at_most_one_slice() {
     let entries = misbehave("spin", "spin", "")
         + &guest("sleeper", "sleeper.wasm", "nap", "    imports: [wasi1]\n");
     let rt = runtime_with(&entries, |o| {
-        o.clock = wippy_wasm::executor::ClockKind::Stepped(step)
+        o.clock(wippy_wasm::ClockKind::Stepped(step));
     });
     let spinner = rt.spawn("t:spin", HOST, vec![]).unwrap();
     let slept = run_to_exit(&rt, "t:sleeper", vec![Value::Int(10)]);
@@ -265,7 +267,7 @@ fn terminate_ends_a_parked_process_promptly() {
     wait_for_steps(&rt, &pid, 1);
     assert!(rt.terminate(&pid));
     let exit = me.receive(WAIT).expect("EXIT soon after terminate");
-    assert_eq!(exit.result.error.as_deref(), Some("process terminated"));
+    assert_eq!(exit.result.error().as_deref(), Some("process terminated"));
     assert_eq!(rt.live(HOST), 0);
 }
 
@@ -276,18 +278,18 @@ fn cancel_ends_a_wasm_process_with_the_reason_and_send_refuses_clearly() {
     let pid = rt.spawn_monitored(&me, "t:spin", HOST, vec![]).unwrap();
     assert_eq!(
         rt.send(&pid, "work", Value::Int(1)),
-        Err(wippy_wasm::runtime::SendError::NoInbox(pid.to_string()))
+        Err(wippy_wasm::SendError::NoInbox(pid.to_string()))
     );
     assert!(rt.cancel(&pid, "no longer needed"));
     let exit = me.receive(WAIT).unwrap();
     assert_eq!(
-        exit.result.error.as_deref(),
+        exit.result.error().as_deref(),
         Some("process cancelled: no longer needed")
     );
     assert!(!rt.cancel(&pid, "again"), "already gone");
     assert_eq!(
         rt.send(&pid, "work", Value::Int(1)),
-        Err(wippy_wasm::runtime::SendError::NoProcess(pid.to_string()))
+        Err(wippy_wasm::SendError::NoProcess(pid.to_string()))
     );
 }
 
@@ -324,8 +326,8 @@ fn shutdown_closes_every_process_and_tells_its_monitors() {
     for _ in 0..2 {
         let exit = me.receive(WAIT).expect("EXIT for each process");
         assert_eq!(
-            exit.result.error.as_deref(),
-            Some(wippy_wasm::runtime::SHUTDOWN)
+            exit.result.error().as_deref(),
+            Some("process terminated: host shutting down")
         );
     }
 }
@@ -342,13 +344,13 @@ fn a_preview1_exit_code_reaches_the_exit_event() {
     };
     let rt = runtime(&(probe("three", "exit, \"3\"") + &probe("zero", "exit, \"0\"")));
     let three = run_to_exit(&rt, "t:three", vec![]);
-    assert_eq!(three.exit_code, Some(3));
+    assert_eq!(three.exit_code(), Some(3));
     assert_eq!(
-        three.error.as_deref(),
+        three.error().as_deref(),
         Some("failed to call wasm method: _start: exit code 3")
     );
     let zero = run_to_exit(&rt, "t:zero", vec![]);
-    assert_eq!((zero.exit_code, zero.error), (Some(0), None));
+    assert_eq!((zero.exit_code(), zero.error()), (Some(0), None));
 }
 
 /// Every WIT type, both directions, through the `types` component.
@@ -364,7 +366,7 @@ fn component_arguments_and_results_convert_for_every_wit_type() {
     let rt = runtime(&entries);
     let call = |f: &str, args: Vec<Value>| {
         let r = run_to_exit(&rt, &format!("t:{f}"), args);
-        assert_eq!(r.error, None, "{f}");
+        assert_eq!(r.error(), None, "{f}");
         r.value
     };
     let s = |t: &str| Value::String(t.into());
@@ -452,16 +454,16 @@ fn component_arguments_and_results_convert_for_every_wit_type() {
     // Mismatches name the parameter, and the instance is not poisoned for the next call.
     let bad = run_to_exit(&rt, "t:next", vec![s("purple")]);
     assert!(
-        bad.error.as_deref().unwrap_or("").contains("purple"),
+        bad.error().as_deref().unwrap_or("").contains("purple"),
         "{bad:?}"
     );
     let bad = run_to_exit(&rt, "t:mirror", vec![map(&[("x", Value::Int(1))])]);
     assert_eq!(
-        bad.error.as_deref(),
+        bad.error().as_deref(),
         Some("parameter p.y: missing record field")
     );
     assert_eq!(
-        run_to_exit(&rt, "t:sum", vec![]).error.as_deref(),
+        run_to_exit(&rt, "t:sum", vec![]).error().as_deref(),
         Some("parameter count mismatch: expected 1, got 0")
     );
     assert_eq!(call("next", vec![s("red")]), s("green"));
@@ -489,13 +491,15 @@ fn max_stack_bytes_is_honoured_at_or_above_the_runtime_stack_and_refused_below_i
         "{err}"
     );
     // Lowered for the whole runtime, the same entry loads.
-    let rt = runtime_with(&small, |o| o.engine.max_wasm_stack = 65536);
+    let rt = runtime_with(&small, |o| {
+        o.max_wasm_stack(65536);
+    });
     assert!(error_of(&rt, "t:small", vec![Value::Int(0)]).contains("stack overflow"));
 }
 
 #[test]
 fn counters_are_readable_while_running_and_reported_in_the_exit_event() {
-    use wippy_wasm::runtime::Phase;
+    use wippy_wasm::Phase;
     let entries = misbehave("burn", "burn", "")
         + &misbehave("bomb", "bomb", "    limits:\n      memory_bytes: 4194304\n")
         + &guest("sleeper", "sleeper.wasm", "nap", "    imports: [wasi1]\n");
@@ -546,25 +550,16 @@ fn a_runtime_limited_to_some_entries_compiles_nothing_else() {
         + &guest("greeter", "component.wasm", "greet", "")
         + &misbehave("spin", "spin", "");
     let rt = runtime_with(&entries, |o| {
-        o.only = Some(vec![
-            wippy_wasm::registry::EntryId::parse("t:worker").unwrap()
-        ])
+        o.only(["t:worker"]);
     });
-    let compiled = &rt.cache().stats;
-    let count = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-    assert_eq!(
-        count(&compiled.misses) + count(&compiled.hits),
-        1,
-        "one binary made ready"
-    );
+    let compiled = rt.cache_stats();
+    assert_eq!(compiled.misses + compiled.hits, 1, "one binary made ready");
     assert_eq!(
         run_to_exit(&rt, "t:worker", vec![Value::Int(6), Value::Int(7)]).value,
         Value::Int(42)
     );
     assert_eq!(
         rt.spawn("t:greeter", HOST, vec![]),
-        Err(wippy_wasm::runtime::SpawnError::UnknownEntry(
-            "t:greeter".into()
-        ))
+        Err(wippy_wasm::SpawnError::UnknownEntry("t:greeter".into()))
     );
 }

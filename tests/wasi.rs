@@ -7,10 +7,10 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use common::*;
-use wippy_wasm::event::Mailbox;
-use wippy_wasm::executor::ClockKind;
-use wippy_wasm::runtime::log::{Captured, GuestLog, Stream};
-use wippy_wasm::value::Value;
+use wippy_wasm::ClockKind;
+use wippy_wasm::Mailbox;
+use wippy_wasm::Value;
+use wippy_wasm::{Captured, GuestLog, Stream};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -27,7 +27,12 @@ fn probe(name: &str, args: &str, wasi: &str) -> String {
 /// A runtime whose guest output is captured, and the captured lines.
 fn captured(entries: &str) -> (TestRuntime, Captured) {
     let (log, lines) = GuestLog::capture();
-    (runtime_with(entries, |o| o.log = log), lines)
+    (
+        runtime_with(entries, |o| {
+            o.guest_output(log);
+        }),
+        lines,
+    )
 }
 
 /// Runs `entry` and returns its stdout lines (without the PID tag) and how it ended.
@@ -35,7 +40,7 @@ fn stdout_of(
     rt: &TestRuntime,
     lines: &Captured,
     entry: &str,
-) -> (Vec<String>, wippy_wasm::event::ExitResult) {
+) -> (Vec<String>, wippy_wasm::ExitResult) {
     let result = run_to_exit(rt, entry, vec![]);
     let out = lines
         .lock()
@@ -75,7 +80,7 @@ fn argv_env_and_cwd_come_from_the_entry() {
     assert_eq!(stdout_of(&rt, &lines, "t:host_env").0, ["env HOME=<unset>"]);
     let (_, failed) = stdout_of(&rt, &lines, "t:required");
     assert_eq!(
-        failed.error.as_deref(),
+        failed.error().as_deref(),
         Some("required wasi env variable not found: t:absent")
     );
     // wasi-libc's preview-1 getcwd() always starts at "/": the cwd reaches preview-1
@@ -107,7 +112,7 @@ fn files_inside_a_mount_work_read_only_refuses_writes_and_escapes_fail() {
     let (rt, lines) = captured(&entries);
 
     let (out, result) = stdout_of(&rt, &lines, "t:files");
-    assert_eq!(result.error, None, "{out:?}");
+    assert_eq!(result.error(), None, "{out:?}");
     assert_eq!(out[..2], ["write ok", "read hello"]);
     assert!(out.contains(&"entry a.txt".to_owned()), "{out:?}");
     assert!(out.contains(&"entry seed.txt".to_owned()), "{out:?}");
@@ -133,7 +138,9 @@ fn ten_sleepers_on_one_worker_wake_together_in_virtual_time() {
         "wake_at",
         "    imports: [wasi1]\n",
     ) + &guest("nap", "sleeper.wasm", "nap", "    imports: [wasi1]\n");
-    let rt = runtime_with(&entries, |o| o.clock = ClockKind::Virtual);
+    let rt = runtime_with(&entries, |o| {
+        o.clock(ClockKind::Virtual);
+    });
     let me = Mailbox::new();
     for _ in 0..10 {
         rt.spawn_monitored(&me, "t:sleeper", HOST, vec![Value::Int(100)])
@@ -157,12 +164,14 @@ fn a_preview2_component_sleeps_on_our_timers() {
     let imports = "    imports: [wasi:cli, wasi:io, wasi:clocks, wasi:filesystem, wasi:random]\n";
     let rt = runtime_with(
         &guest("nap", "sleeper_component.wasm", "nap", imports),
-        |o| o.clock = ClockKind::Virtual,
+        |o| {
+            o.clock(ClockKind::Virtual);
+        },
     );
     // Virtual time: exactly the requested 250 ms, at once in real time.
     assert_eq!(
         run_to_exit(&rt, "t:nap", vec![Value::Int(250)]),
-        wippy_wasm::event::ExitResult::ok(Value::Int(250_000_000))
+        wippy_wasm::ExitResult::ok(Value::Int(250_000_000))
     );
 }
 
@@ -221,7 +230,7 @@ fn a_component_gets_a_body_over_wasi_http() {
     let (url, server) = server(Some("hello from the test server"));
     let rt = runtime(&http_worker(&url));
     let result = run_to_exit(&rt, "t:http", vec![]);
-    assert_eq!(result.error, None);
+    assert_eq!(result.error(), None);
     assert_eq!(
         result.value,
         Value::Map(
@@ -246,7 +255,7 @@ fn a_process_parked_on_http_is_terminated_promptly_and_released() {
     assert!(me.receive(Duration::from_millis(100)).is_none());
     assert!(rt.terminate(&pid));
     let exit = me.receive(WAIT).unwrap();
-    assert_eq!(exit.result.error.as_deref(), Some("process terminated"));
+    assert_eq!(exit.result.error().as_deref(), Some("process terminated"));
     assert_eq!(rt.live(HOST), 0);
     // Close dropped the connection: the server's read ends.
     server.join().unwrap();
@@ -279,7 +288,7 @@ fn with_allow_unknown_imports_a_foreign_module_loads_and_its_import_traps_when_c
             + &guest("uses", "foreign.wasm", "uses_host", allow)),
     );
     assert_eq!(run_to_exit(&rt, "t:fine", vec![]).value, Value::Int(7));
-    let err = run_to_exit(&rt, "t:uses", vec![]).error.unwrap();
+    let err = run_to_exit(&rt, "t:uses", vec![]).error().unwrap();
     assert!(
         err.starts_with("failed to call wasm method: uses_host: "),
         "{err}"
@@ -300,11 +309,9 @@ fn a_polling_guest_declared_without_wasi_poll_loads_with_a_wippy_compatibility_w
     );
     let dir = project(&[("_index.yaml", &index_with(&entry))]);
     let cache = tempfile::tempdir().unwrap();
-    let (engine, cache) = engine_with_cache(cache.path());
-    let (loaded, warnings) =
-        wippy_wasm::project::Project::load_with_warnings(dir.path(), &engine, &cache);
-    assert!(loaded.is_ok());
-    let text: Vec<String> = warnings.iter().map(|w| w.to_string()).collect();
+    let checked = check_with_cache(dir.path(), cache.path());
+    assert!(checked.is_ok(), "{:?}", checked.problems);
+    let text: Vec<String> = checked.warnings.iter().map(|w| w.to_string()).collect();
     assert!(
         text.iter().any(|w| w.contains("entry t:nap")
             && w.contains("field imports")

@@ -1,16 +1,17 @@
-//! `wippy run FILE.wasm`: a one-entry project made up on the spot for a file, so a file
-//! runs through exactly the same loading, checking and running as a registry entry.
+//! `wippy run FILE.wasm`: a one-entry project made up in memory for a file, so a file runs
+//! through exactly the same loading, checking and running as a registry entry.
 
 use std::path::{Path, PathBuf};
 
 use serde_yaml::{Mapping, Value as Yaml};
-use wippy_wasm::binary::{hash, BinaryKind};
+use wippy_wasm::testing::{sha256, to_hex, BinaryKind};
+use wippy_wasm::Project;
 
 use super::FileFlags;
 
-/// The made-up project; it lives as long as this value.
+/// The made-up project, held in memory.
 pub struct AdHoc {
-    pub dir: tempfile::TempDir,
+    pub project: Project,
     pub entry: &'static str,
     pub host: &'static str,
 }
@@ -148,10 +149,7 @@ pub fn project_for(file: &Path, flags: &FileFlags) -> Result<AdHoc, String> {
         ("kind", s("process.wasm")),
         ("fs", s("file_dir")),
         ("path", s(format!("/{name}"))),
-        (
-            "hash",
-            s(format!("sha256:{}", hash::to_hex(&hash::sha256(&bytes)))),
-        ),
+        ("hash", s(format!("sha256:{}", to_hex(&sha256(&bytes))))),
         ("method", s(method)),
         (
             "imports",
@@ -180,12 +178,9 @@ pub fn project_for(file: &Path, flags: &FileFlags) -> Result<AdHoc, String> {
         ("namespace", s("adhoc")),
         ("entries", Yaml::Sequence(entries)),
     ]);
-    let dir = tempfile::tempdir().map_err(|e| format!("cannot create a temporary folder: {e}"))?;
     let text = serde_yaml::to_string(&index).expect("a YAML value serializes");
-    std::fs::write(dir.path().join("_index.yaml"), text)
-        .map_err(|e| format!("cannot write the temporary project: {e}"))?;
     Ok(AdHoc {
-        dir,
+        project: Project::in_memory(folder).with_index("_index.yaml", text),
         entry: ENTRY,
         host: HOST,
     })

@@ -6,10 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use wippy_wasm::event::{ExitResult, Mailbox};
 use wippy_wasm::registry::{EntryConfig, Registry};
-use wippy_wasm::runtime::{Runtime, RuntimeError, RuntimeOptions};
-use wippy_wasm::value::Value;
+use wippy_wasm::{ExitReason, ExitResult, Mailbox, Runtime, RuntimeBuilder, RuntimeError, Value};
 
 use super::{adhoc, FileFlags};
 
@@ -54,11 +52,11 @@ pub fn run(project: &Path, name: &str, args: &[String], flags: &FileFlags) -> Ex
     }
     // A wasm command runs only itself (a wasm guest cannot spawn): compile nothing else.
     // A Lua command may spawn any entry, so everything is made ready.
-    let mut options = options(COMMAND_SLOTS);
+    let mut builder = builder(COMMAND_SLOTS);
     if matches!(entry.config, EntryConfig::Wasm(_)) {
-        options.only = Some(vec![entry.id.clone()]);
+        builder.only([entry.id.to_string()]);
     }
-    let runtime = match Runtime::load(project, options) {
+    let runtime = match builder.load(project) {
         Ok(rt) => rt,
         Err(e) => {
             eprint!("Error: {e}");
@@ -72,14 +70,10 @@ pub fn run(project: &Path, name: &str, args: &[String], flags: &FileFlags) -> Ex
 
 /// A pool of `slots` instances: each slot costs start-up time (its stack guard page is
 /// an mprotect call), so the CLI sizes the pool to what it runs.
-fn options(slots: u32) -> RuntimeOptions {
-    RuntimeOptions {
-        engine: wippy_wasm::engine::EngineOptions {
-            max_instances: slots,
-            ..Default::default()
-        },
-        ..Default::default()
-    }
+fn builder(slots: u32) -> RuntimeBuilder {
+    let mut builder = Runtime::builder();
+    builder.max_instances(slots);
+    builder
 }
 
 /// A command may be Lua fanning out to many workers at once.
@@ -99,7 +93,7 @@ fn run_file(file: &Path, args: &[String], flags: &FileFlags) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match Runtime::load(project.dir.path(), options(FILE_SLOTS)) {
+    let runtime = match builder(FILE_SLOTS).build(&project.project) {
         Ok(rt) => rt,
         Err(RuntimeError::Load(errors)) => {
             for p in &errors.problems {
@@ -130,17 +124,15 @@ fn execute(runtime: &Runtime, entry: &str, host: &str, words: &[String]) -> Resu
     let presses = Arc::new(AtomicUsize::new(0));
     let pid = match runtime.spawn_command(&mailbox, entry, host, words) {
         Ok(pid) => pid,
-        Err(e) => return Ok(ExitResult::failed(e.to_string())),
+        Err(e) => return Ok(ExitReason::failed(e.to_string()).into()),
     };
-    let kernel = Arc::downgrade(runtime.kernel());
+    let handle = runtime.handle();
     let (handler_presses, handler_pid) = (presses.clone(), pid.clone());
     let _ = ctrlc::set_handler(move || {
         if handler_presses.fetch_add(1, Ordering::SeqCst) > 0 {
             std::process::exit(INTERRUPTED.into());
         }
-        if let Some(kernel) = kernel.upgrade() {
-            kernel.terminate(&handler_pid);
-        }
+        handle.terminate(&handler_pid);
     });
     let exit = loop {
         if let Some(event) = mailbox.receive(Duration::from_secs(3600)) {
@@ -170,10 +162,10 @@ fn exit_status(result: Result<ExitResult, u8>, print_value: bool) -> ExitCode {
         Ok(r) => r,
         Err(code) => return ExitCode::from(code),
     };
-    if let Some(code) = result.exit_code {
+    if let Some(code) = result.exit_code() {
         return ExitCode::from(code.clamp(0, 255) as u8);
     }
-    if let Some(error) = result.error {
+    if let Some(error) = result.error() {
         eprintln!("Error: {error}");
         return ExitCode::FAILURE;
     }
@@ -200,25 +192,10 @@ fn print_quietly(value: &Value) {
 /// The command name nearest to `name`, if one is close enough to be a likely typo.
 fn closest<'a>(name: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     names
-        .map(|n| (edit_distance(name, n), n))
+        .map(|n| (strsim::levenshtein(name, n), n))
         .filter(|(d, n)| *d <= (n.len().max(name.len()) / 3).max(1))
         .min()
         .map(|(_, n)| n)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 fn list(project: &Path) -> ExitCode {

@@ -15,6 +15,8 @@
 //!
 //! Tasks are `!Send` (`spawn_local`): a process never migrates off its worker.
 
+mod local;
+mod sleep;
 mod timer;
 
 use std::cell::{Cell, RefCell};
@@ -27,27 +29,12 @@ use std::time::{Duration, Instant};
 
 use async_task::{Runnable, Task};
 
-pub use timer::{deadline_after, far_future, sleep, sleep_until, Sleep};
+use timer::Timers;
 
-/// Which clock the executor keeps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClockKind {
-    Real,
-    /// Starts at the real "now" and moves only when every task is parked on a timer.
-    Virtual,
-    /// Virtual, and each task run also costs this much time: a model of a fuel slice, so
-    /// tests can assert how late a timer fires while compute-bound tasks keep running.
-    Stepped(Duration),
-}
+pub use local::{epoch, now, try_now, ClockKind, Trace};
+pub use sleep::{deadline_after, sleep, sleep_until, Sleep};
 
-impl ClockKind {
-    fn is_virtual(self) -> bool {
-        !matches!(self, ClockKind::Real)
-    }
-}
-
-/// Labels of the tasks an executor ran, in order (see [`Executor::record_trace`]).
-pub type Trace = Arc<Mutex<Vec<u64>>>;
+use local::{EnterGuard, Local, TIMER_WAKE};
 
 /// The part other threads may touch: the queue of woken tasks and the poller to wake us.
 struct Remote {
@@ -59,22 +46,6 @@ struct Remote {
 pub struct Executor {
     remote: Arc<Remote>,
     local: Rc<Local>,
-}
-
-struct Local {
-    clock: ClockKind,
-    virtual_now: Cell<Instant>,
-    timers: RefCell<timer::Timers>,
-    /// Tasks run so far, for tests that assert interleavings (see [`Executor::trace`]).
-    trace: RefCell<Option<Trace>>,
-    /// The label of the task being run, recorded in the trace.
-    running_label: Cell<u64>,
-}
-
-thread_local! {
-    static CURRENT: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
-    /// Set while this thread fires due timers: the tasks they wake go to the front.
-    static TIMER_WAKE: Cell<bool> = const { Cell::new(false) };
 }
 
 /// A handle other threads use to run a closure-free wake: it only unparks the executor.
@@ -99,7 +70,7 @@ impl Executor {
             local: Rc::new(Local {
                 clock,
                 virtual_now: Cell::new(now),
-                timers: RefCell::new(timer::Timers::default()),
+                timers: RefCell::new(Timers::default()),
                 trace: RefCell::new(None),
                 running_label: Cell::new(0),
             }),
@@ -143,6 +114,7 @@ impl Executor {
     }
 
     /// The labels recorded since [`Executor::record_trace`].
+    #[cfg(test)]
     pub fn trace(&self) -> Vec<u64> {
         self.local
             .trace
@@ -152,11 +124,13 @@ impl Executor {
             .unwrap_or_default()
     }
 
+    #[cfg(test)]
     pub fn now(&self) -> Instant {
         self.local.now()
     }
 
     /// Timers waiting on this executor (cancelled ones are gone at once).
+    #[cfg(test)]
     pub fn pending_timers(&self) -> usize {
         self.local.timers.borrow().len()
     }
@@ -237,75 +211,8 @@ impl Executor {
     }
 
     fn enter(&self) -> EnterGuard {
-        let prev = CURRENT.with(|c| c.borrow_mut().replace(self.local.clone()));
-        EnterGuard(prev)
+        local::enter(self.local.clone())
     }
-}
-
-struct EnterGuard(Option<Rc<Local>>);
-
-impl Drop for EnterGuard {
-    fn drop(&mut self) {
-        CURRENT.with(|c| *c.borrow_mut() = self.0.take());
-    }
-}
-
-impl Local {
-    fn now(&self) -> Instant {
-        match self.clock {
-            ClockKind::Real => Instant::now(),
-            _ => self.virtual_now.get(),
-        }
-    }
-
-    fn timer_due(&self) -> bool {
-        let next = self.timers.borrow().next_deadline();
-        next.is_some_and(|d| d <= self.now())
-    }
-
-    /// Wakes every task whose deadline has passed; they go to the front of the queue,
-    /// earliest deadline first.
-    fn fire_timers(&self) {
-        let now = self.now();
-        let due = self.timers.borrow_mut().take_due(now);
-        TIMER_WAKE.with(|t| t.set(true));
-        // Pushed to the front one by one: wake the latest first so the earliest runs first.
-        for waker in due.into_iter().rev() {
-            waker.wake();
-        }
-        TIMER_WAKE.with(|t| t.set(false));
-    }
-}
-
-/// Runs `f` with the current thread's executor state. Panics outside an executor.
-fn with_current<R>(f: impl FnOnce(&Local) -> R) -> R {
-    CURRENT.with(|c| {
-        let local = c.borrow();
-        let local = local
-            .as_ref()
-            .expect("wippy executor futures must run on a wippy executor");
-        f(local)
-    })
-}
-
-/// The current executor's clock reading (virtual or real).
-pub fn now() -> Instant {
-    with_current(|l| l.now())
-}
-
-/// A fixed instant before any executor's clock starts: the zero of guest monotonic time.
-pub fn epoch() -> Instant {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
-/// [`now`], or the real clock when this thread runs no executor.
-pub fn try_now() -> Instant {
-    CURRENT
-        .try_with(|c| c.borrow().as_ref().map(|l| l.now()))
-        .ok()
-        .flatten()
-        .unwrap_or_else(Instant::now)
 }
 
 /// A waker that sets a flag and unparks the executor: used for the future passed to

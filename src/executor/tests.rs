@@ -114,33 +114,6 @@ fn stepped_time_charges_each_run_so_a_sleeper_is_late_by_at_most_a_spinners_step
 }
 
 #[test]
-fn an_async_receive_times_out_on_virtual_time_or_gets_what_arrives() {
-    use crate::event::{Event, EventKind, ExitResult, Mailbox, Pid};
-    let ex = Executor::new(ClockKind::Virtual).unwrap();
-    let start = ex.now();
-    let mailbox = Mailbox::new();
-    let nothing = ex.block_on(mailbox.next_event(Some(Duration::from_millis(50))));
-    assert!(nothing.is_none());
-    assert_eq!(ex.now() - start, Duration::from_millis(50));
-    let sender = mailbox.clone();
-    let pid = Pid::parse("{a:h|3}").unwrap();
-    ex.spawn(1, async move {
-        sleep(Duration::from_millis(5)).await;
-        sender.deliver(Event {
-            kind: EventKind::Exit,
-            from: pid,
-            at: std::time::SystemTime::now(),
-            result: ExitResult::ok(crate::value::Value::Int(1)),
-            stats: None,
-        });
-    })
-    .detach();
-    let got = ex.block_on(mailbox.next_event(Some(Duration::from_secs(1))));
-    assert_eq!(got.unwrap().from.n, 3);
-    assert_eq!(ex.now() - start, Duration::from_millis(55));
-}
-
-#[test]
 fn a_hundred_thousand_cancelled_one_hour_sleeps_leave_no_timer_behind() {
     let ex = Executor::new(ClockKind::Virtual).unwrap();
     let task = ex.spawn(1, async {

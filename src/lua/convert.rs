@@ -5,6 +5,7 @@ use mlua::{Lua, Table, Value as LuaValue};
 
 use crate::value::Value;
 
+/// A [`Value`] as a Lua value.
 pub fn to_lua(lua: &Lua, v: &Value) -> mlua::Result<LuaValue> {
     Ok(match v {
         Value::Null => LuaValue::Nil,
@@ -30,6 +31,7 @@ pub fn to_lua(lua: &Lua, v: &Value) -> mlua::Result<LuaValue> {
     })
 }
 
+/// A Lua value as a [`Value`]: tables with only keys 1..n are lists, others maps.
 pub fn from_lua(v: &LuaValue) -> mlua::Result<Value> {
     let mut budget = MAX_VALUE_BYTES;
     from_lua_at(v, 0, &mut budget)

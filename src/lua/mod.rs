@@ -20,78 +20,112 @@ use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use mlua::{ffi, ChunkMode, Function, Lua, LuaOptions, StdLib, Table, Value as LuaValue, Variadic};
 
-use crate::event::ExitResult;
-use crate::registry::{EntryConfig, EntryId, LoadErrors, Location, LuaSource, Problem};
-use crate::runtime::log::Stream;
-use crate::runtime::{process, Body, Kernel, ProcessCtx};
+use crate::kernel::exit::{ExitReason, ExitResult};
+use crate::kernel::kind::{ProcessKind, Ready, Spawnable};
+use crate::kernel::output::Stream;
+use crate::kernel::process::{self, Args, Body, ProcessCtx};
+use crate::kernel::Kernel;
+use crate::registry::{Diagnostics, EntryConfig, EntryId, Location, LuaSource, Registry};
 use crate::value::Value;
 
 pub use convert::{from_lua, to_lua};
 
 /// Lua VM instructions per Step: a busy script yields after this many.
-pub const INSTRUCTION_SLICE: u32 = 10_000;
+pub(crate) const INSTRUCTION_SLICE: u32 = 10_000;
 
 /// Memory a Lua process may allocate.
-pub const MEMORY_LIMIT: usize = 256 << 20;
+pub(crate) const MEMORY_LIMIT: usize = 256 << 20;
 
 struct Script {
     id: EntryId,
     name: String,
     source: String,
     method: String,
+    kernel: Arc<KernelSlot>,
 }
 
-/// Reads and syntax-checks every `process.lua` entry, and makes each spawnable.
-/// All-or-nothing, like the rest of loading.
-pub fn prepare(kernel: &Arc<Kernel>) -> Result<(), LoadErrors> {
-    let mut problems = Vec::new();
-    for entry in kernel.project.registry.entries() {
-        let EntryConfig::Lua(lua) = &entry.config else {
-            continue;
-        };
-        let at = Location::entry(&entry.file, &entry.id).with_field("source");
-        let (source, name) = match &lua.source {
-            LuaSource::Inline(code) => (code.clone(), format!("{}", entry.id)),
-            LuaSource::File(path) => {
-                match script_file(kernel.project.registry.root(), path)
+/// The kernel a Lua process spawns, sends and links through: set once the kernel has
+/// started (it starts after every kind has loaded).
+type KernelSlot = OnceLock<Weak<Kernel>>;
+
+/// The Lua kind: every `process.lua` entry is read and syntax-checked at load.
+#[derive(Default)]
+pub(crate) struct LuaKind {
+    kernel: Arc<KernelSlot>,
+}
+
+impl LuaKind {
+    /// Gives the scripts the kernel they run on.
+    pub fn attach(&self, kernel: &Arc<Kernel>) {
+        let _ = self.kernel.set(Arc::downgrade(kernel));
+    }
+}
+
+impl ProcessKind for LuaKind {
+    /// Every entry is read and checked even outside `only`: a Lua command may spawn any of
+    /// them, and a script is cheap to check.
+    fn load(
+        &self,
+        registry: &Registry,
+        _only: Option<&[EntryId]>,
+        diags: &mut Diagnostics,
+    ) -> Ready {
+        let mut scripts: Ready = Vec::new();
+        for entry in registry.entries() {
+            let EntryConfig::Lua(lua) = &entry.config else {
+                continue;
+            };
+            let at = Location::entry(&entry.file, &entry.id).with_field("source");
+            let (source, name) = match &lua.source {
+                LuaSource::Inline(code) => (code.clone(), format!("{}", entry.id)),
+                LuaSource::File(path) => match script_file(registry.root(), path)
                     .and_then(|full| std::fs::read_to_string(full).map_err(|_| open_failed(path)))
                 {
                     Ok(code) => (code, path.display().to_string()),
                     Err(message) => {
-                        problems.push(Problem::new(at, message));
+                        diags.problem(at, message);
                         continue;
                     }
-                }
+                },
+            };
+            if let Err(e) = Lua::new()
+                .load(&source)
+                .set_name(&name)
+                .set_mode(ChunkMode::Text)
+                .into_function()
+            {
+                diags.problem(at, format!("lua syntax error: {e}"));
+                continue;
             }
-        };
-        if let Err(e) = Lua::new()
-            .load(&source)
-            .set_name(&name)
-            .set_mode(ChunkMode::Text)
-            .into_function()
-        {
-            problems.push(Problem::new(at, format!("lua syntax error: {e}")));
-            continue;
+            let script = Script {
+                id: entry.id.clone(),
+                name,
+                source,
+                method: lua.method.clone(),
+                kernel: self.kernel.clone(),
+            };
+            scripts.push((entry.id.clone(), Arc::new(script)));
         }
-        let script = Arc::new(Script {
-            id: entry.id.clone(),
-            name,
-            source,
-            method: lua.method.clone(),
-        });
-        kernel.register(
-            entry.id.clone(),
-            Arc::new(move |_, args, kernel| body(script.clone(), args, kernel)),
-        );
+        scripts
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(LoadErrors { problems })
+}
+
+impl Spawnable for Script {
+    fn body(self: Arc<Self>, args: Args) -> Body {
+        Box::new(move |ctx: ProcessCtx| {
+            Box::pin(async move {
+                let call = Box::pin(run(&self, args.values, &ctx));
+                process::race(call, &ctx, None).await
+            })
+        })
+    }
+
+    fn reads_events(&self) -> bool {
+        true
     }
 }
 
@@ -146,35 +180,21 @@ fn script_file(root: &Path, path: &Path) -> Result<PathBuf, String> {
     Ok(full)
 }
 
-fn body(script: Arc<Script>, args: Vec<Value>, kernel: Weak<Kernel>) -> Body {
-    Box::new(move |ctx: ProcessCtx| {
-        Box::pin(async move {
-            let call = Box::pin(run(&script, args, kernel, &ctx));
-            process::race(call, &ctx, None).await
-        })
-    })
-}
-
-async fn run(
-    script: &Script,
-    args: Vec<Value>,
-    kernel: Weak<Kernel>,
-    ctx: &ProcessCtx,
-) -> ExitResult {
-    match call(script, args, kernel, ctx).await {
+async fn run(script: &Script, args: Vec<Value>, ctx: &ProcessCtx) -> ExitResult {
+    match call(script, args, ctx).await {
         Ok(result) => result,
-        Err(e) => ExitResult::failed(format!("lua process {}: {e}", script.id)),
+        Err(e) => ExitReason::failed(format!("lua process {}: {e}", script.id)).into(),
     }
 }
 
-fn new_state(ctx: &ProcessCtx, kernel: Weak<Kernel>) -> mlua::Result<Lua> {
+fn new_state(script: &Script, ctx: &ProcessCtx) -> mlua::Result<Lua> {
     let lua = Lua::new_with(
         StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::UTF8 | StdLib::COROUTINE,
         LuaOptions::new(),
     )?;
     lua.set_memory_limit(MEMORY_LIMIT)?;
     let me = process_api::Me {
-        kernel,
+        kernel: script.kernel.get().cloned().unwrap_or_default(),
         pid: ctx.pid.clone(),
         inbox: ctx
             .inbox
@@ -444,13 +464,8 @@ async fn drive<R: mlua::FromLuaMulti>(
     thread.into_async(args)?.await
 }
 
-async fn call(
-    script: &Script,
-    args: Vec<Value>,
-    kernel: Weak<Kernel>,
-    ctx: &ProcessCtx,
-) -> mlua::Result<ExitResult> {
-    let lua = new_state(ctx, kernel)?;
+async fn call(script: &Script, args: Vec<Value>, ctx: &ProcessCtx) -> mlua::Result<ExitResult> {
+    let lua = new_state(script, ctx)?;
     // Taken before the script runs: a script may replace the global.
     let xpcall: Function = lua.globals().get("xpcall")?;
     let handler = lua.create_function(|lua, msg: LuaValue| {
@@ -474,10 +489,7 @@ async fn call(
     let returned = match protected(&lua, &xpcall, &handler, chunk, Vec::new()).await? {
         Ok(values) => values.into_iter().next().unwrap_or(LuaValue::Nil),
         Err(message) => {
-            return Ok(ExitResult::failed(format!(
-                "lua process {}: {message}",
-                script.id
-            )))
+            return Ok(ExitReason::failed(format!("lua process {}: {message}", script.id)).into())
         }
     };
     let main: Option<Function> = match &returned {
@@ -486,10 +498,11 @@ async fn call(
         _ => lua.globals().get(script.method.as_str())?,
     };
     let Some(main) = main else {
-        return Ok(ExitResult::failed(format!(
+        return Ok(ExitReason::failed(format!(
             "lua process {}: the script must return a table with a function `{}` (e.g. `return {{ {} = {} }}`)",
             script.id, script.method, script.method, script.method
-        )));
+        ))
+        .into());
     };
     let args = args
         .iter()
@@ -497,7 +510,7 @@ async fn call(
         .collect::<mlua::Result<Vec<_>>>()?;
     let out = match protected(&lua, &xpcall, &handler, main, args).await? {
         Ok(out) => out,
-        Err(message) => return Ok(ExitResult::failed(message)),
+        Err(message) => return Ok(ExitReason::failed(message).into()),
     };
     let value = match out.len() {
         0 => Value::Null,

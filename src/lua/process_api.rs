@@ -7,8 +7,11 @@ use mlua::{Lua, Table, UserData, UserDataMethods, Value as LuaValue, Variadic};
 
 use super::convert::{from_lua, from_lua_many, to_lua};
 use super::time_api::{deadline, duration};
-use crate::event::{Event, EventKind, Mailbox, Message, Pid};
-use crate::runtime::{Kernel, Watchers};
+use crate::kernel::event::{Event, EventKind, Mailbox, Message};
+use crate::kernel::exit::ExitReason;
+use crate::kernel::host::Watchers;
+use crate::kernel::pid::Pid;
+use crate::kernel::Kernel;
 use crate::value::Value;
 
 /// What a Lua process's `process` functions act for: itself.
@@ -59,17 +62,22 @@ fn event_table(lua: &Lua, e: &Event) -> mlua::Result<Table> {
         EventKind::Cancel => "CANCEL",
     };
     let value = to_lua(lua, &e.result.value)?;
+    // A CANCEL's error is the reason the canceller gave, as it was sent.
+    let error = match &e.result.reason {
+        ExitReason::Cancelled { reason } if e.kind == EventKind::Cancel => Some(reason.clone()),
+        _ => e.result.error(),
+    };
     let result = lua.create_table()?;
     result.set("value", value.clone())?;
-    result.set("error", e.result.error.clone())?;
+    result.set("error", error.clone())?;
     t.set("type", kind_name)?;
     t.set("kind", e.kind.topic())?;
     t.set("from", e.from.to_string())?;
     t.set("at", unix(e.at))?;
     t.set("value", value)?;
-    t.set("error", e.result.error.clone())?;
+    t.set("error", error.clone())?;
     if e.kind == EventKind::Cancel {
-        t.set("reason", e.result.error.clone())?;
+        t.set("reason", error)?;
     }
     t.set("result", result)?;
     Ok(t)
@@ -149,7 +157,7 @@ fn spawn(
             ..Watchers::default()
         },
     };
-    match kernel.spawn(entry, host, values, watchers) {
+    match kernel.spawn(entry, host, values.into(), watchers) {
         Ok(pid) => {
             if let Watch::Link = watch {
                 link_back(&kernel, me, &pid);

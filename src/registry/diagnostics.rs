@@ -4,17 +4,21 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::EntryId;
+use super::id::EntryId;
 
 /// Where in a project a problem sits. Each part is as precise as the problem allows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Location {
+    /// The `_index.yaml` concerned, or the project folder when no file could be found.
     pub file: Option<PathBuf>,
+    /// The full ID of the entry concerned.
     pub entry: Option<EntryId>,
+    /// The field, as a path in the YAML: `namespace`, `entries[2]`, `wasi.mounts[0].guest`.
     pub field: Option<String>,
 }
 
 impl Location {
+    /// A location naming only a file (or folder).
     pub fn file(file: &Path) -> Self {
         Self {
             file: Some(file.to_path_buf()),
@@ -22,6 +26,7 @@ impl Location {
         }
     }
 
+    /// A location naming an entry of `file`.
     pub fn entry(file: &Path, entry: &EntryId) -> Self {
         Self {
             file: Some(file.to_path_buf()),
@@ -30,6 +35,7 @@ impl Location {
         }
     }
 
+    /// The same location, narrowed to `field`.
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
         self
@@ -55,11 +61,14 @@ impl fmt::Display for Location {
 /// One thing wrong with a project. `message` carries the contract text (SPEC §2).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
+    /// Where the problem is.
     pub location: Location,
+    /// What is wrong, without the location.
     pub message: String,
 }
 
 impl Problem {
+    /// A problem at `location`.
     pub fn new(location: Location, message: impl Into<String>) -> Self {
         Self {
             location,
@@ -84,6 +93,7 @@ pub type Warning = Problem;
 /// Every problem found while loading a project. Loading is all-or-nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadErrors {
+    /// Every problem, in the order found.
     pub problems: Vec<Problem>,
 }
 
@@ -107,15 +117,19 @@ impl std::error::Error for LoadErrors {}
 /// Collects problems and warnings during one load.
 #[derive(Debug, Default)]
 pub struct Diagnostics {
+    /// Problems: any one of them makes the load fail.
     pub problems: Vec<Problem>,
+    /// Warnings: reported, but the project still loads.
     pub warnings: Vec<Warning>,
 }
 
 impl Diagnostics {
+    /// Records a problem at `location`.
     pub fn problem(&mut self, location: Location, message: impl Into<String>) {
         self.problems.push(Problem::new(location, message));
     }
 
+    /// Records a warning at `location`.
     pub fn warn(&mut self, location: Location, message: impl Into<String>) {
         self.warnings.push(Problem::new(location, message));
     }

@@ -7,6 +7,11 @@ const SKIPPED_DIRS: &[&str] = &["target", ".git", "node_modules"];
 
 /// Every `_index.yaml` below `root`, in a stable (sorted) order. Symlinked folders are not
 /// followed, so a link cannot pull files from outside the project or loop.
+///
+/// # Errors
+///
+/// A message if `root` is not a folder, a folder below it cannot be read, or no
+/// `_index.yaml` is found.
 pub fn index_files(root: &Path) -> Result<Vec<PathBuf>, String> {
     if !root.is_dir() {
         return Err(format!("project folder not found: {}", root.display()));

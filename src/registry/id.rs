@@ -10,6 +10,7 @@ pub struct EntryId {
 }
 
 impl EntryId {
+    /// An ID from its two parts. Neither is checked.
     pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
         Self {
             namespace: namespace.into(),
@@ -18,6 +19,7 @@ impl EntryId {
     }
 
     /// Parses a full ID (`ns:name`). The namespace itself may contain dots but not `:`.
+    /// `None` if a part is empty or there is not exactly one `:`.
     pub fn parse(full: &str) -> Option<Self> {
         let (ns, name) = full.split_once(':')?;
         if ns.is_empty() || name.is_empty() || name.contains(':') {
@@ -27,7 +29,7 @@ impl EntryId {
     }
 
     /// Resolves a reference written inside `namespace`: a full ID stands for itself,
-    /// a bare name means the same namespace.
+    /// a bare name means the same namespace. `None` if it is empty or a malformed full ID.
     pub fn resolve(reference: &str, namespace: &str) -> Option<Self> {
         let reference = reference.trim();
         if reference.is_empty() {
@@ -40,10 +42,12 @@ impl EntryId {
         }
     }
 
+    /// The namespace: the part before `:`.
     pub fn namespace(&self) -> &str {
         &self.namespace
     }
 
+    /// The entry's name in its namespace: the part after `:`.
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -1,138 +1,221 @@
 //! Validated, resolved entry configurations: what the rest of the runtime works with.
-//! Every reference is a full [`EntryId`]; every path is absolute.
+//! Every reference is a full [`EntryId`]; every relative path is joined onto the folder of
+//! the `_index.yaml` that declares it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use super::id::EntryId;
 use super::raw::{RawLifecycle, RawLimits, StdioMode};
-use super::EntryId;
 
 /// A validated registry entry.
 #[derive(Debug, Clone)]
 pub struct Entry {
+    /// The full ID: the file's `namespace` and the entry's `name`.
     pub id: EntryId,
+    /// `kind` as written, e.g. `process.wasm`, also for kinds this runtime does not implement.
     pub kind: String,
     /// The `_index.yaml` that declares it.
     pub file: PathBuf,
+    /// `meta.command`, if set.
     pub command: Option<Command>,
+    /// `meta` as written: free-form, `meta.command` included.
     pub meta: Option<serde_yaml::Value>,
+    /// The kind's own configuration.
     pub config: EntryConfig,
 }
 
 /// `meta.command`: makes an entry runnable as `wippy run <name>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command {
+    /// `meta.command.name`: the word after `wippy run`. Unique in the project.
     pub name: String,
+    /// `meta.command.short`: a one-line description, shown by `wippy run list`.
     pub short: Option<String>,
 }
 
+/// The configuration of an entry, by kind.
 #[derive(Debug, Clone)]
 pub enum EntryConfig {
+    /// `fs.directory`.
     FsDirectory(FsDirectory),
+    /// `process.wasm` or `function.wasm`.
     Wasm(WasmEntry),
+    /// `process.host`.
     ProcessHost(ProcessHost),
+    /// `terminal.host`.
     TerminalHost(TerminalHost),
+    /// `env.variable`.
     EnvVariable(EnvVariable),
+    /// `env.storage.os`, `env.storage.static` or `env.storage.memory`.
     EnvStorage(EnvStorage),
+    /// `process.lua`.
     Lua(LuaEntry),
+    /// `process.service`.
     Service(ServiceEntry),
     /// A kind this runtime does not implement: kept so references to it resolve.
     Inert,
 }
 
+/// `fs.directory`: a host folder that binaries are read from and `wasi.mounts` expose.
 #[derive(Debug, Clone)]
 pub struct FsDirectory {
-    /// Absolute: relative paths are taken from the declaring `_index.yaml`'s folder.
+    /// `directory`. A relative one is joined onto the declaring `_index.yaml`'s folder, so it
+    /// is absolute only if the project folder was given as an absolute path.
     pub directory: PathBuf,
+    /// `auto_init`: create the folder, with its parents, if it is missing when a binary is
+    /// read from it. Default false.
     pub auto_init: bool,
+    /// `mode`: permission bits, written in octal (`"0755"`); at most `0o7777`. Default
+    /// `0o755`. Checked at load, not yet applied to the folders `auto_init` creates.
     pub mode: u32,
 }
 
 /// `process.wasm` or `function.wasm`.
 #[derive(Debug, Clone)]
 pub struct WasmEntry {
+    /// `true` for `function.wasm`, `false` for `process.wasm`.
     pub function: bool,
+    /// `fs`: the `fs.directory` entry holding the binary.
     pub fs: EntryId,
+    /// `path`: the `.wasm` file inside that folder; it cannot escape it (`..`, symlinks).
     pub path: String,
+    /// `hash`: `sha256:<64 hex digits>`, checked before anything reads the binary.
     pub hash: String,
+    /// `method`: the export to call; a component's interface export is `iface#func`.
     pub method: String,
+    /// `imports`: the host interfaces to link, as written (version suffix kept); each is
+    /// one of [`KNOWN_IMPORTS`](super::KNOWN_IMPORTS).
     pub imports: Vec<String>,
+    /// `wasi`: the guest's argv, environment, mounts, working folder and stdio.
     pub wasi: WasiConfig,
+    /// `limits`: per-process resource limits.
     pub limits: RawLimits,
+    /// `wit`: a WIT signature for a core module's export, e.g.
+    /// `compute: func(a: s32, b: s32) -> s32`.
     pub wit: Option<String>,
+    /// `allow_unknown_imports`: link imports that no host provides as functions that trap
+    /// when called, instead of failing the load. Default false.
     pub allow_unknown_imports: bool,
 }
 
+/// `wasi`: what a wasm guest sees of the host.
 #[derive(Debug, Clone, Default)]
 pub struct WasiConfig {
+    /// `wasi.args`: argv after the program name (the entry's name). When empty, `wippy run`
+    /// passes the words after the command name.
     pub args: Vec<String>,
+    /// `wasi.cwd`: the initial working folder, absolute. Also set as `PWD` unless
+    /// `wasi.env` names `PWD`.
     pub cwd: Option<String>,
+    /// `wasi.env`: environment variables, each read from an `env.variable` entry.
     pub env: Vec<EnvBinding>,
+    /// `wasi.mounts`: `fs.directory` folders preopened in the guest. Nothing else is visible.
     pub mounts: Vec<Mount>,
     /// `None`: the host decides (the terminal for `terminal.host`, the log otherwise).
     pub stdio: Option<StdioMode>,
 }
 
+/// One `wasi.env` item: an `env.variable` entry exposed to the guest under a name.
 #[derive(Debug, Clone)]
 pub struct EnvBinding {
+    /// `id`: the `env.variable` entry to read. If there is none, the load warns and the
+    /// variable is unset.
     pub id: EntryId,
+    /// `name`: the variable's name in the guest. Unique in the entry.
     pub name: String,
+    /// `required`: a process starts only if the variable has a value; otherwise it fails
+    /// with `required wasi env variable not found: <id>`. Default false.
     pub required: bool,
 }
 
+/// One `wasi.mounts` item: an `fs.directory` folder preopened in the guest.
 #[derive(Debug, Clone)]
 pub struct Mount {
+    /// `fs`: the `fs.directory` entry to mount.
     pub fs: EntryId,
+    /// `guest`: the absolute path the guest sees it at. Unique in the entry.
     pub guest: String,
+    /// `read_only`: refuse writes. Default false.
     pub read_only: bool,
 }
 
+/// `process.host`: a pool of worker threads that runs processes.
 #[derive(Debug, Clone)]
 pub struct ProcessHost {
     /// Worker threads; `None` means one per core.
     pub workers: Option<usize>,
+    /// `host.max_processes`: live processes at most; a spawn beyond it fails. `None`: the
+    /// runtime's default (10,000). Never 0.
     pub max_processes: Option<u32>,
+    /// `host.mailbox_size`: unread messages a process may hold before sends to it fail.
+    /// `None`: the runtime's default (4096). Never 0.
     pub mailbox_size: Option<u32>,
+    /// `lifecycle`, as written. Not acted on: every host starts with the runtime.
     pub lifecycle: RawLifecycle,
 }
 
+/// `terminal.host`: the host that `wippy run` runs a command on, with the terminal as
+/// the guest's stdio.
 #[derive(Debug, Clone)]
 pub struct TerminalHost {
+    /// `lifecycle`, as written. Not acted on: every host starts with the runtime.
     pub lifecycle: RawLifecycle,
 }
 
+/// `env.variable`: a named value, read once at load from its storage.
 #[derive(Debug, Clone)]
 pub struct EnvVariable {
+    /// `variable`: the variable's name in its storage.
     pub variable: String,
     /// `None`: the host's OS environment.
     pub storage: Option<EntryId>,
+    /// `default`: the value when the storage has none.
     pub default: Option<String>,
+    /// `read_only`. Default false. Nothing writes variables yet, so it has no effect.
     pub read_only: bool,
 }
 
+/// An `env.storage.*` entry: where `env.variable` entries read their values.
 #[derive(Debug, Clone)]
 pub enum EnvStorage {
+    /// `env.storage.os`: the environment of the `wippy` process.
     Os,
+    /// `env.storage.static` or `env.storage.memory`: its `values` mapping, by variable name.
     Values(BTreeMap<String, String>),
 }
 
+/// `source` of a `process.lua` entry: where its script comes from.
 #[derive(Debug, Clone)]
 pub enum LuaSource {
+    /// `file://<path>`: a script file. The path is joined onto the declaring
+    /// `_index.yaml`'s folder and must stay inside the project.
     File(PathBuf),
+    /// Any other `source`: the Lua code itself.
     Inline(String),
 }
 
+/// `process.lua`: a Lua script run as a process.
 #[derive(Debug, Clone)]
 pub struct LuaEntry {
+    /// `source`: the script.
     pub source: LuaSource,
+    /// `method`: the function to call, a field of the table the script returns or else a
+    /// global. Default `main`.
     pub method: String,
+    /// `modules`, as written. Not used: `require` offers `process` and `time` only.
     pub modules: Vec<String>,
 }
 
+/// `process.service`: a process entry run and restarted under supervision (SPEC §8).
 #[derive(Debug, Clone)]
 pub struct ServiceEntry {
+    /// `process`: the `process.wasm` or `process.lua` entry to run.
     pub process: EntryId,
+    /// `host`: the `process.host` to run it on.
     pub host: EntryId,
+    /// `input`: the arguments passed to the process. Default none.
     pub input: Vec<serde_yaml::Value>,
+    /// `lifecycle`: auto start, start order, timeouts and restart policy.
     pub lifecycle: RawLifecycle,
 }

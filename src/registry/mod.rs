@@ -32,6 +32,13 @@ pub struct Registry {
 
 impl Registry {
     /// Loads every `_index.yaml` below `root`.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadErrors`] with every problem found, if there is any: no project folder or no
+    /// `_index.yaml`, an unreadable file, invalid YAML, an invalid entry, a duplicate ID or
+    /// a reference to a missing entry. Warnings are then dropped; on success they are in
+    /// [`Registry::warnings`].
     pub fn load(root: impl AsRef<Path>) -> Result<Registry, LoadErrors> {
         let mut diags = Diagnostics::default();
         let registry = Self::load_into(root.as_ref(), &mut diags);
@@ -47,12 +54,7 @@ impl Registry {
     /// Loads what it can, recording problems and warnings in `diags`. The result is only
     /// meaningful if no problem was recorded.
     pub fn load_into(root: &Path, diags: &mut Diagnostics) -> Registry {
-        let mut registry = Registry {
-            root: root.to_path_buf(),
-            entries: Vec::new(),
-            by_id: HashMap::new(),
-            warnings: Vec::new(),
-        };
+        let mut registry = Registry::empty(root);
         let files = match discover::index_files(root) {
             Ok(files) => files,
             Err(message) => {
@@ -61,19 +63,49 @@ impl Registry {
             }
         };
         for file in &files {
-            registry.load_file(file, diags);
+            match std::fs::read_to_string(file) {
+                Ok(text) => registry.load_text(file, &text, diags),
+                Err(e) => diags.problem(Location::file(file), format!("cannot read file: {e}")),
+            }
         }
-        registry.check_references(diags);
-        registry.warnings = diags.warnings.clone();
+        registry.finish(diags);
         registry
     }
 
-    fn load_file(&mut self, file: &Path, diags: &mut Diagnostics) {
-        let text = match std::fs::read_to_string(file) {
-            Ok(t) => t,
-            Err(e) => return diags.problem(Location::file(file), format!("cannot read file: {e}")),
-        };
-        let raw: RawFile = match serde_yaml::from_str(&text) {
+    /// As [`Registry::load_into`], from index files held in memory: `files` are (path,
+    /// YAML text), each path as if under `root` (relative paths in entries resolve against
+    /// the file's folder, as on disk).
+    pub fn from_texts(
+        root: &Path,
+        files: &[(PathBuf, String)],
+        diags: &mut Diagnostics,
+    ) -> Registry {
+        let mut registry = Registry::empty(root);
+        let mut files: Vec<_> = files.iter().map(|(p, t)| (root.join(p), t)).collect();
+        files.sort();
+        for (file, text) in &files {
+            registry.load_text(file, text, diags);
+        }
+        registry.finish(diags);
+        registry
+    }
+
+    fn empty(root: &Path) -> Registry {
+        Registry {
+            root: root.to_path_buf(),
+            entries: Vec::new(),
+            by_id: HashMap::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    fn finish(&mut self, diags: &mut Diagnostics) {
+        self.check_references(diags);
+        self.warnings = diags.warnings.clone();
+    }
+
+    fn load_text(&mut self, file: &Path, text: &str, diags: &mut Diagnostics) {
+        let raw: RawFile = match serde_yaml::from_str(text) {
             Ok(raw) => raw,
             Err(e) => return diags.problem(Location::file(file), format!("invalid YAML: {e}")),
         };
@@ -204,26 +236,33 @@ impl Registry {
         }
     }
 
+    /// The project folder the registry was loaded from, as given.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
+    /// Every loaded entry, in declaration order: files sorted by path, then entries as written.
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }
 
+    /// Warnings recorded while loading: unimplemented kinds, accepted but unused Wippy
+    /// fields, `wasi.env` items naming no `env.variable` entry.
     pub fn warnings(&self) -> &[Warning] {
         &self.warnings
     }
 
+    /// The entry with this ID, if any.
     pub fn get(&self, id: &EntryId) -> Option<&Entry> {
         self.by_id.get(id).map(|&i| &self.entries[i])
     }
 
+    /// The configuration of the entry with this ID, if any.
     pub fn config(&self, id: &EntryId) -> Option<&EntryConfig> {
         self.get(id).map(|e| &e.config)
     }
 
+    /// The `fs.directory` entry with this ID; `None` if there is none or it is of another kind.
     pub fn fs_directory(&self, id: &EntryId) -> Option<&FsDirectory> {
         match self.config(id)? {
             EntryConfig::FsDirectory(fs) => Some(fs),

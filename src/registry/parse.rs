@@ -7,9 +7,9 @@ use serde::de::DeserializeOwned;
 use serde_yaml::{Mapping, Value};
 
 use super::diagnostics::{Diagnostics, Location};
+use super::id::EntryId;
 use super::kinds::*;
 use super::raw::*;
-use super::EntryId;
 
 /// Host interfaces an entry may list in `imports` (SPEC §2). Version suffixes are ignored.
 pub const KNOWN_IMPORTS: &[&str] = &[
@@ -32,8 +32,11 @@ pub fn import_base(import: &str) -> &str {
 
 /// Context for parsing the entries of one file.
 pub struct EntryParser<'a> {
+    /// The `_index.yaml` being read: relative paths are taken from its folder.
     pub file: &'a Path,
+    /// The file's `namespace`: entry IDs and bare references use it.
     pub namespace: &'a str,
+    /// Where problems and warnings go.
     pub diags: &'a mut Diagnostics,
 }
 

@@ -3,9 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use wippy_wasm::binary::CompileCache;
-use wippy_wasm::engine::{self, EngineOptions};
-
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -16,7 +13,7 @@ pub fn guests() -> PathBuf {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    wippy_wasm::binary::hash::to_hex(&wippy_wasm::binary::hash::sha256(bytes))
+    wippy_wasm::testing::to_hex(&wippy_wasm::testing::sha256(bytes))
 }
 
 pub fn hash_of(guest: &str) -> String {
@@ -46,16 +43,14 @@ pub fn index_with(entries: &str) -> String {
     )
 }
 
-/// A small engine (few pool slots) with its compile cache in `cache_dir`.
-pub fn engine_with_cache(cache_dir: &Path) -> (wasmtime::Engine, CompileCache) {
-    let options = EngineOptions {
-        max_instances: 8,
-        cache_dir: Some(cache_dir.to_path_buf()),
-        ..EngineOptions::default()
-    };
-    let engine = engine::build(&options).unwrap();
-    let cache = CompileCache::new(&engine, options.cache_dir.clone());
-    (engine, cache)
+/// What loading the project in `dir` would find, with a small pool and its compile cache
+/// in `cache_dir` (as `wippy check` does).
+pub fn check_with_cache(dir: &Path, cache_dir: &Path) -> wippy_wasm::Checked {
+    let mut builder = wippy_wasm::Runtime::builder();
+    builder
+        .max_instances(8)
+        .cache_dir(Some(cache_dir.to_path_buf()));
+    builder.check(&wippy_wasm::Project::folder(dir))
 }
 
 /// One `process.wasm` entry (YAML) for a committed guest in the `bin` filesystem.
@@ -68,28 +63,25 @@ pub fn guest(name: &str, file: &str, method: &str, extra: &str) -> String {
 
 /// A runtime over a temporary project, and the temporary folders it lives on.
 pub struct TestRuntime {
-    pub rt: wippy_wasm::runtime::Runtime,
+    pub rt: wippy_wasm::Runtime,
     pub project: tempfile::TempDir,
     _cache: tempfile::TempDir,
 }
 
 impl std::ops::Deref for TestRuntime {
-    type Target = wippy_wasm::runtime::Runtime;
+    type Target = wippy_wasm::Runtime;
     fn deref(&self) -> &Self::Target {
         &self.rt
     }
 }
 
-/// Runtime options with `slots` pool slots and a private compile cache.
-pub fn options(cache: &tempfile::TempDir, slots: u32) -> wippy_wasm::runtime::RuntimeOptions {
-    wippy_wasm::runtime::RuntimeOptions {
-        engine: EngineOptions {
-            max_instances: slots,
-            cache_dir: Some(cache.path().to_path_buf()),
-            ..EngineOptions::default()
-        },
-        ..Default::default()
-    }
+/// A runtime builder with `slots` pool slots and a private compile cache.
+pub fn options(cache: &tempfile::TempDir, slots: u32) -> wippy_wasm::RuntimeBuilder {
+    let mut builder = wippy_wasm::Runtime::builder();
+    builder
+        .max_instances(slots)
+        .cache_dir(Some(cache.path().to_path_buf()));
+    builder
 }
 
 pub const HOST: &str = "t:host";
@@ -98,7 +90,7 @@ pub const HOST: &str = "t:host";
 /// `entries`; `tweak` adjusts the options (clock, log, tracing).
 pub fn runtime_with(
     entries: &str,
-    tweak: impl FnOnce(&mut wippy_wasm::runtime::RuntimeOptions),
+    tweak: impl FnOnce(&mut wippy_wasm::RuntimeBuilder),
 ) -> TestRuntime {
     let index = index_with(&format!(
         "  - name: host\n    kind: process.host\n    host:\n      workers: 1\n{entries}"
@@ -107,8 +99,7 @@ pub fn runtime_with(
     let cache = tempfile::tempdir().unwrap();
     let mut opts = options(&cache, 128);
     tweak(&mut opts);
-    let rt =
-        wippy_wasm::runtime::Runtime::load(project.path(), opts).unwrap_or_else(|e| panic!("{e}"));
+    let rt = opts.load(project.path()).unwrap_or_else(|e| panic!("{e}"));
     TestRuntime {
         rt,
         project,
@@ -122,11 +113,11 @@ pub fn runtime(entries: &str) -> TestRuntime {
 
 /// Spawns `entry` on `t:host`, waits for its EXIT, and returns how it ended.
 pub fn run_to_exit(
-    rt: &wippy_wasm::runtime::Runtime,
+    rt: &wippy_wasm::Runtime,
     entry: &str,
-    args: Vec<wippy_wasm::value::Value>,
-) -> wippy_wasm::event::ExitResult {
-    let me = wippy_wasm::event::Mailbox::new();
+    args: Vec<wippy_wasm::Value>,
+) -> wippy_wasm::ExitResult {
+    let me = wippy_wasm::Mailbox::new();
     rt.spawn_monitored(&me, entry, HOST, args)
         .unwrap_or_else(|e| panic!("{e}"));
     me.receive(std::time::Duration::from_secs(60))
@@ -139,16 +130,16 @@ pub fn run_to_exit(
 pub fn load_error(index: &str) -> String {
     let dir = project(&[("_index.yaml", index)]);
     let cache = tempfile::tempdir().unwrap();
-    match wippy_wasm::runtime::Runtime::load(dir.path(), options(&cache, 8)) {
+    match options(&cache, 8).load(dir.path()) {
         Ok(_) => panic!("the project loaded; expected it to be refused"),
         Err(e) => e.to_string(),
     }
 }
 
 /// Waits (on the process's own counter, not a clock) until `pid` has taken `steps` Steps.
-pub fn wait_for_steps(rt: &wippy_wasm::runtime::Runtime, pid: &wippy_wasm::event::Pid, steps: u64) {
+pub fn wait_for_steps(rt: &wippy_wasm::Runtime, pid: &wippy_wasm::Pid, steps: u64) {
     let stats = rt.stats(pid).expect("the process is alive");
-    while stats.steps.load(std::sync::atomic::Ordering::Relaxed) < steps {
+    while stats.steps() < steps {
         std::thread::yield_now();
     }
 }

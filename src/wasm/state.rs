@@ -5,6 +5,9 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::kernel::exit::Limit;
+use crate::kernel::stats::ProcessStats;
+
 pub enum Wasi {
     None,
     P1(Box<WasiP1Ctx>),
@@ -70,7 +73,7 @@ impl ProcessState {
 pub struct MemoryLimiter {
     pub limit: usize,
     /// Where the peak is kept, readable while the process runs.
-    pub stats: std::sync::Arc<super::process::ProcessStats>,
+    pub stats: std::sync::Arc<ProcessStats>,
     /// The last grow refused for the limit: the total the guest would have had.
     pub refused: Option<usize>,
     /// Bytes of linear memory the process holds, all memories together.
@@ -79,12 +82,10 @@ pub struct MemoryLimiter {
 
 impl MemoryLimiter {
     /// What to add to a failure's error when the guest had hit its memory limit.
-    pub fn note(&self) -> Option<String> {
-        self.refused.map(|asked| {
-            format!(
-                "memory limit reached: the guest asked for {asked} bytes, the limit is {} (limits.memory_bytes)",
-                self.limit
-            )
+    pub fn refusal(&self) -> Option<Limit> {
+        self.refused.map(|asked| Limit::Memory {
+            asked,
+            limit: self.limit,
         })
     }
 }

@@ -13,15 +13,6 @@ pub enum Code {
     Component(Component),
 }
 
-impl Code {
-    pub fn kind(&self) -> BinaryKind {
-        match self {
-            Code::Core(_) => BinaryKind::CoreModule,
-            Code::Component(_) => BinaryKind::Component,
-        }
-    }
-}
-
 /// Compiles `bytes` (already hash-verified as `sha`), using and filling the cache.
 pub fn compile(
     engine: &Engine,

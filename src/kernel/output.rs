@@ -4,24 +4,21 @@
 
 use std::fmt;
 use std::io::Write;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+use super::pid::Pid;
 
-use super::event::Pid;
-
+/// Which of a guest's output streams a line came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stream {
+    /// Standard output (and Lua's `print`).
     Stdout,
+    /// Standard error.
     Stderr,
 }
 
 /// Longest line kept in memory; a longer one is logged in pieces of this size.
-const MAX_LINE: usize = 64 * 1024;
+pub(crate) const MAX_LINE: usize = 64 * 1024;
 
 type Sink = dyn Fn(&Pid, Stream, &str) + Send + Sync;
 
@@ -51,11 +48,38 @@ impl fmt::Debug for GuestLog {
 }
 
 impl GuestLog {
+    /// A log that hands each line to `sink`, from the worker thread that ran the guest.
     pub fn new(sink: impl Fn(&Pid, Stream, &str) + Send + Sync + 'static) -> Self {
         Self(Arc::new(sink))
     }
 
     /// A log that keeps every line, and the list it keeps them in.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wippy_wasm::{GuestLog, Mailbox, Project, Runtime, Stream};
+    ///
+    /// let yaml = r#"
+    /// version: "1.0"
+    /// namespace: app
+    /// entries:
+    ///   - name: workers
+    ///     kind: process.host
+    ///   - name: hello
+    ///     kind: process.lua
+    ///     source: "return { main = function() print('hello') end }"
+    ///     method: main
+    /// "#;
+    /// let (log, lines) = GuestLog::capture();
+    /// let rt = Runtime::builder()
+    ///     .guest_output(log)
+    ///     .build(&Project::in_memory(".").with_index("_index.yaml", yaml))
+    ///     .unwrap();
+    /// let me = Mailbox::new();
+    /// let pid = rt.spawn_monitored(&me, "app:hello", "app:workers", vec![]).unwrap();
+    /// me.receive(Duration::from_secs(10)).expect("EXIT");
+    /// assert_eq!(lines.lock().unwrap()[0], (pid, Stream::Stdout, "hello".to_owned()));
+    /// ```
     pub fn capture() -> (Self, Captured) {
         let lines = Captured::default();
         let kept = lines.clone();
@@ -68,12 +92,12 @@ impl GuestLog {
     }
 
     /// Logs one whole line for `pid` (Lua's `print`).
-    pub fn emit(&self, pid: &Pid, stream: Stream, line: &str) {
+    pub(crate) fn emit(&self, pid: &Pid, stream: Stream, line: &str) {
         (self.0)(pid, stream, line)
     }
 
     /// The stdout or stderr of process `pid`, for its WASI context.
-    pub fn stream(&self, pid: &Pid, stream: Stream) -> TaggedOutput {
+    pub(crate) fn stream(&self, pid: &Pid, stream: Stream) -> TaggedOutput {
         TaggedOutput(Arc::new(Mutex::new(LineBuffer {
             pid: pid.clone(),
             stream,
@@ -124,66 +148,12 @@ impl Drop for LineBuffer {
 
 /// One process's stdout or stderr. Clones share the line buffer.
 #[derive(Clone)]
-pub struct TaggedOutput(Arc<Mutex<LineBuffer>>);
+pub(crate) struct TaggedOutput(Arc<Mutex<LineBuffer>>);
 
 impl TaggedOutput {
-    fn write_bytes(&self, bytes: &[u8]) {
+    /// Adds bytes; every complete line is logged at once.
+    pub(crate) fn write_bytes(&self, bytes: &[u8]) {
         self.0.lock().unwrap().write(bytes);
-    }
-}
-
-impl IsTerminal for TaggedOutput {
-    fn is_terminal(&self) -> bool {
-        false
-    }
-}
-
-impl StdoutStream for TaggedOutput {
-    fn p2_stream(&self) -> Box<dyn OutputStream> {
-        Box::new(self.clone())
-    }
-
-    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
-        Box::new(self.clone())
-    }
-}
-
-#[async_trait::async_trait]
-impl Pollable for TaggedOutput {
-    async fn ready(&mut self) {}
-}
-
-impl OutputStream for TaggedOutput {
-    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
-        self.write_bytes(&bytes);
-        Ok(())
-    }
-
-    fn flush(&mut self) -> StreamResult<()> {
-        Ok(())
-    }
-
-    fn check_write(&mut self) -> StreamResult<usize> {
-        Ok(MAX_LINE)
-    }
-}
-
-impl tokio::io::AsyncWrite for TaggedOutput {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        self.write_bytes(buf);
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
     }
 }
 

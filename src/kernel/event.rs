@@ -9,39 +9,14 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::exit::ExitResult;
+use super::stats::StatsSnapshot;
 use crate::executor;
-use crate::registry::EntryId;
 use crate::value::Value;
 
-/// `{host|n}`: unique for the host's lifetime.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Pid {
-    pub host: Arc<EntryId>,
-    pub n: u64,
-}
+use super::pid::Pid;
 
-impl fmt::Display for Pid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{{{}|{}}}", self.host, self.n)
-    }
-}
-
-impl Pid {
-    /// Parses `{host|n}` (the braces are optional).
-    pub fn parse(text: &str) -> Option<Pid> {
-        let inner = text.trim();
-        let inner = inner
-            .strip_prefix('{')
-            .and_then(|t| t.strip_suffix('}'))
-            .unwrap_or(inner);
-        let (host, n) = inner.rsplit_once('|')?;
-        Some(Pid {
-            host: Arc::new(EntryId::parse(host)?),
-            n: n.parse().ok()?,
-        })
-    }
-}
-
+/// What an [`Event`] reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventKind {
     /// `pid.exit`: a monitored process ended.
@@ -53,6 +28,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Its topic name in Wippy (`pid.exit`, `pid.link.down`, `pid.cancel`).
     pub fn topic(self) -> &'static str {
         match self {
             EventKind::Exit => "pid.exit",
@@ -62,55 +38,22 @@ impl EventKind {
     }
 }
 
-/// How a process ended: its return value, or the error that stopped it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ExitResult {
-    pub value: Value,
-    pub error: Option<String>,
-    /// The WASI exit code, when the guest ended through `proc_exit` / `wasi:cli/exit`.
-    pub exit_code: Option<i32>,
-}
-
-impl ExitResult {
-    pub fn ok(value: Value) -> Self {
-        Self {
-            value,
-            error: None,
-            exit_code: None,
-        }
-    }
-
-    pub fn failed(error: impl Into<String>) -> Self {
-        Self {
-            value: Value::Null,
-            error: Some(error.into()),
-            exit_code: None,
-        }
-    }
-
-    /// A guest that called exit: code 0 is a normal end, any other code an error.
-    pub fn exited(code: i32, method: &str) -> Self {
-        let mut result = if code == 0 {
-            Self::ok(Value::Null)
-        } else {
-            Self::failed(format!(
-                "failed to call wasm method: {method}: exit code {code}"
-            ))
-        };
-        result.exit_code = Some(code);
-        result
-    }
-}
-
+/// Something that happened to a process that a mailbox watches (SPEC §4).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
+    /// What happened.
     pub kind: EventKind,
+    /// The process it happened to (for CANCEL: the one asking).
     pub from: Pid,
+    /// When.
     pub at: SystemTime,
-    /// For EXIT and LINK_DOWN, how `from` ended; for CANCEL, `error` holds the reason.
+    /// For EXIT and LINK_DOWN, how `from` ended; for CANCEL, [`ExitReason::Cancelled`]
+    /// with the reason.
+    ///
+    /// [`ExitReason::Cancelled`]: crate::ExitReason::Cancelled
     pub result: ExitResult,
     /// For EXIT and LINK_DOWN: what the process used (Steps, fuel, memory, time).
-    pub stats: Option<crate::runtime::process::StatsSnapshot>,
+    pub stats: Option<StatsSnapshot>,
 }
 
 /// A message sent with `send(pid, topic, payload)`.
@@ -118,7 +61,9 @@ pub struct Event {
 pub struct Message {
     /// The sending process, or `None` when the embedding program sent it.
     pub from: Option<Pid>,
+    /// What it is about, chosen by the sender.
     pub topic: String,
+    /// Its content.
     pub payload: Value,
 }
 
@@ -147,18 +92,18 @@ struct Shared {
 /// A message was refused: the receiver's mailbox holds `capacity` unread messages, or
 /// unread messages of `MAILBOX_BYTES` in all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MailboxFull {
+pub(crate) enum MailboxFull {
     Messages { capacity: usize },
     Bytes,
 }
 
 /// Messages a process's mailbox holds before sends to it fail (`host.mailbox_size`).
-pub const DEFAULT_MAILBOX_CAPACITY: usize = 4096;
+pub(crate) const DEFAULT_MAILBOX_CAPACITY: usize = 4096;
 
 /// Bytes of unread messages (payloads and topics, roughly: [`Value::approx_size`]) a
 /// bounded mailbox holds before sends to it fail: a count alone would let 4096 messages
 /// of 100 MB each in.
-pub const MAILBOX_BYTES: usize = 256 << 20;
+pub(crate) const MAILBOX_BYTES: usize = 256 << 20;
 
 /// Where events and messages land: two queues that a thread can block on
 /// ([`Mailbox::receive`]) or a process can await ([`Mailbox::next_event`]). Cheap to clone;
@@ -203,7 +148,7 @@ impl Mailbox {
     /// A mailbox that holds at most `capacity` unread messages, and at most
     /// [`MAILBOX_BYTES`] of them: a send beyond either fails at the sender
     /// ([`MailboxFull`]), so a flood cannot grow the host's memory.
-    pub fn bounded(capacity: usize) -> Self {
+    pub(crate) fn bounded(capacity: usize) -> Self {
         Self(Arc::new(Shared {
             capacity: Some(capacity),
             ..Shared::default()
@@ -333,12 +278,13 @@ impl Mailbox {
         (q.events.len(), q.messages.len())
     }
 
-    pub fn same(&self, other: &Mailbox) -> bool {
+    pub(crate) fn same(&self, other: &Mailbox) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
 }
 
-/// An async receive (see [`Mailbox::next_event`]).
+/// An async receive: resolves to the next item, or to `None` when its timeout has passed
+/// (see [`Mailbox::next_event`]).
 pub struct Receive<T> {
     mailbox: Mailbox,
     timeout: Option<Duration>,
@@ -397,7 +343,10 @@ mod tests {
             kind: EventKind::Cancel,
             from: pid(1),
             at: SystemTime::now(),
-            result: ExitResult::failed("stop"),
+            result: super::super::exit::ExitReason::Cancelled {
+                reason: "stop".into(),
+            }
+            .into(),
             stats: None,
         }
     }
@@ -449,5 +398,32 @@ mod tests {
         assert_eq!(inbox.post(big(3)), Err(MailboxFull::Bytes));
         inbox.receive_message(Duration::ZERO).unwrap();
         inbox.post(big(4)).unwrap();
+    }
+
+    #[test]
+    fn an_async_receive_times_out_on_virtual_time_or_gets_what_arrives() {
+        use crate::executor::{sleep, ClockKind, Executor};
+        let ex = Executor::new(ClockKind::Virtual).unwrap();
+        let start = ex.now();
+        let mailbox = Mailbox::new();
+        let nothing = ex.block_on(mailbox.next_event(Some(Duration::from_millis(50))));
+        assert!(nothing.is_none());
+        assert_eq!(ex.now() - start, Duration::from_millis(50));
+        let sender = mailbox.clone();
+        let pid = Pid::parse("{a:h|3}").unwrap();
+        ex.spawn(1, async move {
+            sleep(Duration::from_millis(5)).await;
+            sender.deliver(Event {
+                kind: EventKind::Exit,
+                from: pid,
+                at: std::time::SystemTime::now(),
+                result: ExitResult::ok(Value::Int(1)),
+                stats: None,
+            });
+        })
+        .detach();
+        let got = ex.block_on(mailbox.next_event(Some(Duration::from_secs(1))));
+        assert_eq!(got.unwrap().from.n, 3);
+        assert_eq!(ex.now() - start, Duration::from_millis(55));
     }
 }

@@ -3,7 +3,9 @@
 /// What a `.wasm` file holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BinaryKind {
+    /// A core wasm module.
     CoreModule,
+    /// A component (component model).
     Component,
 }
 
@@ -23,6 +25,7 @@ impl BinaryKind {
         }
     }
 
+    /// "core module" or "component".
     pub fn name(self) -> &'static str {
         match self {
             BinaryKind::CoreModule => "core module",

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::clocks::ExecutorClock;
-use super::event::Pid;
-use super::log::Stream;
 use super::prepared::Prepared;
-use super::process::RunSettings;
 use super::state::Wasi;
+use crate::kernel::output::Stream;
+use crate::kernel::pid::Pid;
+use crate::kernel::process::RunSettings;
 use crate::registry::{EntryConfig, EntryId, EnvStorage, Registry, StdioMode};
 
 /// The values `env.variable` entries resolve to, and where each mount lives on the host.
@@ -115,7 +115,7 @@ pub fn build_wasi(
     // Guests sleep and read time on the executor's clock (virtual in tests).
     b.monotonic_clock(ExecutorClock);
     // Sockets (and so HTTP through them) only for guests that declared them.
-    let declared = crate::binary::imports::Declared::new(&prepared.config.imports);
+    let declared = crate::load::imports::Declared::new(&prepared.config.imports);
     if declared.sockets() {
         b.inherit_network().allow_ip_name_lookup(true);
     }

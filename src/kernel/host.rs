@@ -2,8 +2,7 @@
 //! live processes. A spawn lands on the least-loaded worker and stays there.
 
 use std::collections::{HashMap, VecDeque};
-use std::future::{poll_fn, Future};
-use std::pin::Pin;
+use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
@@ -11,28 +10,15 @@ use std::time::SystemTime;
 
 use futures_lite::FutureExt;
 
-use super::event::{
-    Event, EventKind, ExitResult, Mailbox, MailboxFull, Message, Pid, MAILBOX_BYTES,
-};
-use super::process::{KillSwitch, ProcessStats, RunSettings};
+use super::event::{Event, EventKind, Mailbox, MailboxFull, Message, MAILBOX_BYTES};
+use super::exit::{ExitReason, ExitResult};
+use super::pid::Pid;
+use super::process::{Body, KillSwitch, ProcessCtx, RunSettings};
+use super::stats::{Phase, ProcessStats};
 use crate::executor::{ClockKind, Executor, Trace};
 use crate::registry::EntryId;
 
 type Job = Box<dyn FnOnce(&Executor) + Send>;
-
-/// What a process runs: built on the spawning thread, turned into a future on its worker.
-pub type Body = Box<dyn FnOnce(ProcessCtx) -> Pin<Box<dyn Future<Output = ExitResult>>> + Send>;
-
-/// What a running process gets from its host.
-pub struct ProcessCtx {
-    pub pid: Pid,
-    pub kill: Arc<KillSwitch>,
-    pub stats: Arc<ProcessStats>,
-    pub settings: RunSettings,
-    /// Events and messages addressed to this process (only processes that can read
-    /// them, such as Lua ones, have one).
-    pub inbox: Option<Mailbox>,
-}
 
 #[derive(Default)]
 struct Inbox {
@@ -65,7 +51,7 @@ struct Worker {
 
 /// Caps a host applies to its processes.
 #[derive(Clone, Copy, Debug)]
-pub struct HostLimits {
+pub(crate) struct HostLimits {
     /// Live processes at most (`host.max_processes`).
     pub max_processes: usize,
     /// Unread messages per process (`host.mailbox_size`).
@@ -83,13 +69,15 @@ impl Default for HostLimits {
 
 /// Live processes per host when `host.max_processes` is not set: the engine's default
 /// pool slots, so Lua processes (which take no slot) are capped like wasm ones.
-pub const DEFAULT_MAX_PROCESSES: usize = 10_000;
+pub(crate) const DEFAULT_MAX_PROCESSES: usize = 10_000;
 
-/// A spawn refused by the host.
+/// A spawn refused because the host already runs `host.max_processes` processes.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("process host {host} is full: it runs {cap} processes, its limit (host.max_processes)")]
 pub struct HostFull {
+    /// The host's entry ID.
     pub host: String,
+    /// Its `host.max_processes`.
     pub cap: usize,
 }
 
@@ -106,7 +94,7 @@ struct Record {
 
 /// Who hears about a process's end.
 #[derive(Default, Clone)]
-pub struct Watchers {
+pub(crate) struct Watchers {
     pub monitor: Option<Mailbox>,
     pub link: Option<Mailbox>,
     /// The linking process, when the link is between two processes.
@@ -129,25 +117,40 @@ impl Watchers {
     }
 }
 
-/// Why `send` could not deliver.
+/// Why a message was not delivered. Nothing is queued when a send fails.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SendError {
+    /// The process has ended (or never existed).
     #[error("process not found: {0}")]
     NoProcess(String),
+    /// The process's kind reads no messages (a wasm process).
     #[error("process {0} has no inbox: wasm processes cannot receive messages")]
     NoInbox(String),
+    /// Its mailbox holds `host.mailbox_size` unread messages.
     #[error("mailbox of process {pid} is full: {capacity} messages are waiting to be read (host.mailbox_size)")]
-    MailboxFull { pid: String, capacity: usize },
+    MailboxFull {
+        /// The receiver.
+        pid: String,
+        /// Its mailbox's capacity, in messages.
+        capacity: usize,
+    },
+    /// Its unread messages hold the most bytes a mailbox may hold.
     #[error("mailbox of process {pid} is full: its unread messages hold {mib} MiB")]
-    MailboxBytesFull { pid: String, mib: usize },
+    MailboxBytesFull {
+        /// The receiver.
+        pid: String,
+        /// The byte cap, in MiB.
+        mib: usize,
+    },
 }
 
-pub struct Host {
+pub(crate) struct Host {
     pub id: Arc<EntryId>,
     workers: Vec<Worker>,
     next: AtomicU64,
     table: Mutex<HashMap<u64, Record>>,
-    settings: RunSettings,
+    settings: Arc<RunSettings>,
     limits: HostLimits,
 }
 
@@ -157,7 +160,7 @@ impl Host {
     pub fn start(
         id: EntryId,
         workers: usize,
-        settings: RunSettings,
+        settings: Arc<RunSettings>,
         clock: ClockKind,
         limits: HostLimits,
     ) -> std::io::Result<Arc<Host>> {
@@ -223,7 +226,7 @@ impl Host {
             }
         };
         let Some(worker) = worker else {
-            let result = ExitResult::failed(SHUTDOWN);
+            let result = ExitResult::from(ExitReason::Shutdown);
             let linked = self.finish(&pid, &result);
             finished(&pid, &result, linked);
             return Ok(pid);
@@ -243,7 +246,7 @@ impl Host {
                 let result = std::panic::AssertUnwindSafe(body(ctx))
                     .catch_unwind()
                     .await
-                    .unwrap_or_else(|_| ExitResult::failed("host error: a host function panicked"));
+                    .unwrap_or_else(|_| ExitReason::Panicked.into());
                 let linked = host.finish(&pid, &result);
                 finished(&pid, &result, linked);
                 live.fetch_sub(1, Ordering::Release);
@@ -263,7 +266,7 @@ impl Host {
         let Some(record) = self.table.lock().unwrap().remove(&pid.n) else {
             return Vec::new();
         };
-        record.stats.set_phase(super::process::Phase::Closed);
+        record.stats.set_phase(Phase::Closed);
         let stats = Some(record.stats.snapshot());
         let event = |kind| Event {
             kind,
@@ -275,7 +278,7 @@ impl Host {
         for m in &record.monitors {
             m.deliver(event(EventKind::Exit));
         }
-        if result.error.is_none() {
+        if result.is_ok() {
             return Vec::new();
         }
         for l in &record.links {
@@ -289,7 +292,7 @@ impl Host {
     }
 
     /// Ends the process with `reason` as its error. False if it had already ended.
-    pub fn kill(&self, pid: &Pid, reason: &str) -> bool {
+    pub fn kill(&self, pid: &Pid, reason: ExitReason) -> bool {
         self.with_record(pid, |r| r.kill.kill(reason)).is_some()
     }
 
@@ -301,10 +304,15 @@ impl Host {
                 kind: EventKind::Cancel,
                 from: from.clone(),
                 at: SystemTime::now(),
-                result: ExitResult::failed(reason),
+                result: ExitReason::Cancelled {
+                    reason: reason.to_owned(),
+                }
+                .into(),
                 stats: None,
             }),
-            None => r.kill.kill(&format!("process cancelled: {reason}")),
+            None => r.kill.kill(ExitReason::Cancelled {
+                reason: reason.to_owned(),
+            }),
         })
         .is_some()
     }
@@ -320,7 +328,7 @@ impl Host {
                 result: result.clone(),
                 stats: None,
             }),
-            None => r.kill.kill(&format!("linked process {from} failed")),
+            None => r.kill.kill(ExitReason::LinkFailed { pid: from.clone() }),
         });
     }
 
@@ -396,7 +404,7 @@ impl Host {
                 w.inbox.closed.store(true, Ordering::Release);
             }
             for r in table.values() {
-                r.kill.kill(SHUTDOWN);
+                r.kill.kill(ExitReason::Shutdown);
             }
         }
         for w in &self.workers {
@@ -497,9 +505,6 @@ fn start_worker(
         exited: Mutex::new(Some(exited)),
     })
 }
-
-/// The error of processes ended by a host shutdown.
-pub const SHUTDOWN: &str = "process terminated: host shutting down";
 
 fn worker_main(ex: &Executor, inbox: Arc<Inbox>, live: Arc<AtomicUsize>, trace: Option<Trace>) {
     if let Some(trace) = trace {

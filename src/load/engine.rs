@@ -32,7 +32,7 @@ impl Default for EngineOptions {
 }
 
 /// `$WIPPY_CACHE_DIR`, else `$XDG_CACHE_HOME/wippy-wasm`, else `~/.cache/wippy-wasm`.
-pub fn default_cache_dir() -> Option<PathBuf> {
+pub(crate) fn default_cache_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("WIPPY_CACHE_DIR") {
         return Some(dir.into());
     }
@@ -46,9 +46,11 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 /// toolchains emit them), the component model without its async ABI (a rejected call
 /// cannot poison an instance, and spawns are ~2x cheaper), and the pooling allocator.
 /// Bytes of each pooled memory and table kept resident across reuse (see `build`).
-pub const KEEP_RESIDENT: usize = 128 << 10;
+pub(crate) const KEEP_RESIDENT: usize = 128 << 10;
 
-pub fn build(options: &EngineOptions) -> anyhow::Result<Engine> {
+/// The engine for `options`; fails if wasmtime refuses them (a pool larger than the
+/// address space).
+pub fn build(options: &EngineOptions) -> Result<Engine, String> {
     let mut pool = PoolingAllocationConfig::new();
     let n = options.max_instances.max(1);
     pool.total_core_instances(n)
@@ -74,5 +76,5 @@ pub fn build(options: &EngineOptions) -> anyhow::Result<Engine> {
         .async_stack_size(options.max_wasm_stack + (512 << 10))
         .memory_reservation(options.max_memory_bytes)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    Engine::new(&config).map_err(|e| anyhow::anyhow!("cannot create the wasm engine: {e}"))
+    Engine::new(&config).map_err(|e| format!("cannot create the wasm engine: {e}"))
 }

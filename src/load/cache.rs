@@ -20,16 +20,36 @@ use super::kind::BinaryKind;
 const MAGIC: &[u8; 8] = b"WIPPYCC\x01";
 const HEADER_LEN: usize = 8 + 32 + 8;
 
-/// What the cache did, for tests and `--verbose` output.
-#[derive(Debug, Default)]
+/// What the compile cache did: binaries found compiled, compiled anew, and cached files
+/// refused (corrupt, truncated or foreign) and rebuilt.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CacheStats {
+    /// Binaries loaded from the cache.
+    pub hits: u64,
+    /// Binaries compiled.
+    pub misses: u64,
+    /// Cache files refused and rebuilt.
+    pub rejected: u64,
+}
+
+/// The cache's live counters.
+#[derive(Debug, Default)]
+pub(crate) struct CacheCounters {
     pub hits: AtomicU64,
     pub misses: AtomicU64,
     /// Files found but refused (corrupt, truncated, foreign) and rebuilt.
     pub rejected: AtomicU64,
 }
 
-impl CacheStats {
+impl CacheCounters {
+    pub fn snapshot(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits(),
+            misses: self.misses(),
+            rejected: self.rejected(),
+        }
+    }
+
     pub fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)
     }
@@ -41,10 +61,10 @@ impl CacheStats {
     }
 }
 
-pub struct CompileCache {
+pub(crate) struct CompileCache {
     dir: Option<PathBuf>,
     engine_hash: [u8; 32],
-    pub stats: CacheStats,
+    pub stats: CacheCounters,
 }
 
 /// Feeds `Hash` output into sha256, so the engine's compatibility hash becomes bytes.
@@ -67,7 +87,7 @@ impl CompileCache {
         Self {
             dir,
             engine_hash: hasher.0.finalize().into(),
-            stats: CacheStats::default(),
+            stats: CacheCounters::default(),
         }
     }
 

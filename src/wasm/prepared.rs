@@ -8,9 +8,9 @@ use wasmtime::{Engine, InstancePre, Linker};
 
 use super::clocks;
 use super::state::ProcessState;
-use crate::binary::imports::Declared;
-use crate::binary::Code;
-use crate::project::Program;
+use crate::load::imports::Declared;
+use crate::load::Code;
+use crate::load::Program;
 use crate::registry::{EntryId, WasmEntry};
 
 pub enum Pre {

@@ -1,0 +1,226 @@
+//! The kernel: hosts and their workers, the process table, process controls (terminate,
+//! cancel), mailboxes, events, messages and links. It runs processes of every kind through
+//! [`kind::Spawnable`] and names none of them; it does not know wasmtime.
+
+pub(crate) mod event;
+pub(crate) mod exit;
+pub(crate) mod fd_limit;
+pub(crate) mod host;
+pub(crate) mod kind;
+pub(crate) mod output;
+pub(crate) mod pid;
+pub(crate) mod process;
+pub(crate) mod stats;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use event::{Mailbox, Message};
+use exit::{ExitReason, ExitResult};
+use host::{Host, HostFull, HostLimits, SendError, Watchers};
+use kind::{Ready, Spawnable};
+use output::GuestLog;
+use pid::Pid;
+use process::{Args, RunSettings};
+use stats::ProcessStats;
+
+use crate::executor::ClockKind;
+use crate::registry::{EntryConfig, EntryId, Registry};
+use crate::value::Value;
+
+/// Why a spawn was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// No spawnable entry has this ID (or it was left out with
+    /// [`RuntimeBuilder::only`](crate::RuntimeBuilder::only)).
+    #[error("process entry not found: {0}")]
+    UnknownEntry(String),
+    /// No `process.host` or `terminal.host` has this ID.
+    #[error("process host not found: {0}")]
+    UnknownHost(String),
+    /// The host runs as many processes as `host.max_processes` allows.
+    #[error("{0}")]
+    HostFull(#[from] HostFull),
+}
+
+/// How the kernel runs processes (the parts of the runtime's options it needs).
+#[derive(Clone, Debug)]
+pub(crate) struct KernelOptions {
+    pub fuel_slice: u64,
+    pub clock: ClockKind,
+    pub trace: bool,
+    pub log: GuestLog,
+    pub shutdown_timeout: Duration,
+}
+
+pub(crate) struct Kernel {
+    /// Spawnable entries by their full ID text, so a spawn looks its entry up without
+    /// parsing or allocating.
+    entries: HashMap<String, Arc<dyn Spawnable>>,
+    hosts: HashMap<EntryId, Arc<Host>>,
+    hosts_by_name: HashMap<String, Arc<Host>>,
+    shutdown_timeout: Duration,
+    me: Weak<Kernel>,
+}
+
+impl Kernel {
+    /// Starts a host for every `process.host` and `terminal.host` in `registry`; `entries`
+    /// are what the process kinds prepared.
+    pub fn start(
+        registry: &Registry,
+        entries: Ready,
+        options: KernelOptions,
+    ) -> Result<Arc<Kernel>, String> {
+        let mut hosts = HashMap::new();
+        for entry in registry.entries() {
+            let (workers, inherit_stdio, limits) = match &entry.config {
+                EntryConfig::ProcessHost(h) => {
+                    let default = HostLimits::default();
+                    let workers = h.workers.unwrap_or_else(|| {
+                        std::thread::available_parallelism()
+                            .map(|n| n.get())
+                            .unwrap_or(1)
+                    });
+                    let limits = HostLimits {
+                        max_processes: h
+                            .max_processes
+                            .map_or(default.max_processes, |n| n as usize),
+                        mailbox_size: h.mailbox_size.map_or(default.mailbox_size, |n| n as usize),
+                    };
+                    (workers, false, limits)
+                }
+                EntryConfig::TerminalHost(_) => (1, true, HostLimits::default()),
+                _ => continue,
+            };
+            let settings = Arc::new(RunSettings {
+                fuel_slice: options.fuel_slice,
+                inherit_stdio,
+                trace: options.trace,
+                log: options.log.clone(),
+            });
+            let host = Host::start(entry.id.clone(), workers, settings, options.clock, limits)
+                .map_err(|e| format!("cannot start host {}: {e}", entry.id))?;
+            hosts.insert(entry.id.clone(), host);
+        }
+        let hosts_by_name = hosts
+            .iter()
+            .map(|(id, host)| (id.to_string(), host.clone()))
+            .collect();
+        let entries = entries
+            .into_iter()
+            .map(|(id, spawnable)| (id.to_string(), spawnable))
+            .collect();
+        Ok(Arc::new_cyclic(|me| Kernel {
+            entries,
+            hosts,
+            hosts_by_name,
+            shutdown_timeout: options.shutdown_timeout,
+            me: me.clone(),
+        }))
+    }
+
+    pub fn host(&self, id: &str) -> Option<&Arc<Host>> {
+        self.hosts_by_name.get(id)
+    }
+
+    pub fn host_of(&self, pid: &Pid) -> Option<&Arc<Host>> {
+        self.hosts.get(&pid.host)
+    }
+
+    /// Starts a process of `entry` on `host`; `watchers` hear of its end.
+    pub fn spawn(
+        &self,
+        entry: &str,
+        host: &str,
+        args: Args,
+        watchers: Watchers,
+    ) -> Result<Pid, SpawnError> {
+        let spawnable = self
+            .entries
+            .get(entry)
+            .ok_or_else(|| SpawnError::UnknownEntry(entry.to_owned()))?;
+        let host = self
+            .host(host)
+            .ok_or_else(|| SpawnError::UnknownHost(host.to_owned()))?;
+        let with_inbox = spawnable.reads_events();
+        let body = spawnable.clone().body(args);
+        let me = self.me.clone();
+        Ok(
+            host.spawn(body, watchers, with_inbox, move |pid, result, linked| {
+                if let Some(kernel) = me.upgrade() {
+                    kernel.tell_linked(pid, result, &linked);
+                }
+            })?,
+        )
+    }
+
+    fn tell_linked(&self, from: &Pid, result: &ExitResult, linked: &[Pid]) {
+        for pid in linked {
+            if let Some(host) = self.host_of(pid) {
+                host.link_down(pid, from, result);
+            }
+        }
+    }
+
+    pub fn terminate(&self, pid: &Pid) -> bool {
+        self.host_of(pid)
+            .is_some_and(|h| h.kill(pid, ExitReason::Terminated))
+    }
+
+    /// `from` is the cancelling process, if a process asked.
+    pub fn cancel(&self, pid: &Pid, from: Option<&Pid>, reason: &str) -> bool {
+        self.host_of(pid)
+            .is_some_and(|h| h.cancel(pid, from.unwrap_or(pid), reason))
+    }
+
+    pub fn send(
+        &self,
+        pid: &Pid,
+        from: Option<&Pid>,
+        topic: &str,
+        payload: Value,
+    ) -> Result<(), SendError> {
+        let host = self
+            .host_of(pid)
+            .ok_or_else(|| SendError::NoProcess(pid.to_string()))?;
+        host.send(
+            pid,
+            Message {
+                from: from.cloned(),
+                topic: topic.to_owned(),
+                payload,
+            },
+        )
+    }
+
+    pub fn watch(&self, pid: &Pid, watchers: Watchers) -> bool {
+        self.host_of(pid).is_some_and(|h| h.watch(pid, watchers))
+    }
+
+    pub fn unmonitor(&self, pid: &Pid, mailbox: &Mailbox) -> bool {
+        self.host_of(pid).is_some_and(|h| h.unmonitor(pid, mailbox))
+    }
+
+    pub fn unlink(&self, pid: &Pid, mailbox: &Mailbox, linked_pid: Option<&Pid>) -> bool {
+        self.host_of(pid)
+            .is_some_and(|h| h.unlink(pid, mailbox, linked_pid))
+    }
+
+    pub fn stats(&self, pid: &Pid) -> Option<Arc<ProcessStats>> {
+        self.host_of(pid)?.stats(pid)
+    }
+
+    /// Terminates every process on every host and waits (up to the shutdown timeout) for
+    /// each to Close.
+    pub fn shutdown(&self) {
+        let deadline = Instant::now() + self.shutdown_timeout;
+        for host in self.hosts.values() {
+            host.shutdown(deadline);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

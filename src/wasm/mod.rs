@@ -1,0 +1,130 @@
+//! The wasm process kind (`process.wasm`): at load, each entry's binary is verified,
+//! compiled (through `load`), linked and pre-instantiated (`prepared`); at spawn, a
+//! process instantiates in a pooled slot and drives one `call_async` (`body`), with its
+//! WASI context (`wasi`), its clocks on our executor (`clocks`), its store data and memory
+//! limiter (`state`), and its output tagged by PID (`output`).
+
+mod body;
+mod clocks;
+#[allow(missing_docs)]
+pub mod convert;
+mod guest_memory;
+mod output;
+mod prepared;
+mod state;
+mod wasi;
+
+use std::sync::Arc;
+
+use wasmtime::Engine;
+
+use crate::kernel::kind::{ProcessKind, Ready, Spawnable};
+use crate::kernel::process::{Args, Body};
+use crate::load::engine::EngineOptions;
+use crate::load::CompileCache;
+use crate::registry::{Diagnostics, EntryId, Location, Registry, WasmEntry};
+use prepared::Prepared;
+use wasi::EnvSource;
+
+/// The wasm kind: one engine and compile cache for every entry.
+pub(crate) struct WasmKind {
+    engine: Engine,
+    cache: CompileCache,
+    max_wasm_stack: usize,
+}
+
+impl WasmKind {
+    pub fn new(options: &EngineOptions) -> Result<Self, String> {
+        let engine = crate::load::engine::build(options)?;
+        let cache = CompileCache::new(&engine, options.cache_dir.clone());
+        Ok(Self {
+            engine,
+            cache,
+            max_wasm_stack: options.max_wasm_stack,
+        })
+    }
+
+    pub fn cache(&self) -> &CompileCache {
+        &self.cache
+    }
+}
+
+impl ProcessKind for WasmKind {
+    fn load(
+        &self,
+        registry: &Registry,
+        only: Option<&[EntryId]>,
+        diags: &mut Diagnostics,
+    ) -> Ready {
+        let mut stack_ok = Vec::new();
+        for (entry, wasm) in registry.wasm_entries() {
+            match stack_limit_problem(wasm, self.max_wasm_stack) {
+                Some(problem) => diags.problem(
+                    Location::entry(&entry.file, &entry.id).with_field("limits.max_stack_bytes"),
+                    problem,
+                ),
+                None => stack_ok.push(entry.id.clone()),
+            }
+        }
+        let programs = crate::load::programs(registry, &self.engine, &self.cache, only, diags);
+        let env = Arc::new(EnvSource::from_registry(registry));
+        let mut spawnable: Ready = Vec::new();
+        for (entry, wasm) in registry.wasm_entries() {
+            let Some(program) = programs.get(&entry.id) else {
+                continue; // not selected, or refused above
+            };
+            if !stack_ok.contains(&entry.id) {
+                continue;
+            }
+            match prepared::prepare(&self.engine, program, wasm) {
+                Ok(prepared) => spawnable.push((
+                    entry.id.clone(),
+                    Arc::new(WasmEntryReady {
+                        prepared: Arc::new(prepared),
+                        env: env.clone(),
+                    }),
+                )),
+                Err(message) => diags.problem(
+                    Location::entry(&entry.file, &entry.id).with_field("method"),
+                    message,
+                ),
+            }
+        }
+        spawnable
+    }
+}
+
+/// A linked wasm entry and the environment its processes read.
+struct WasmEntryReady {
+    prepared: Arc<Prepared>,
+    env: Arc<EnvSource>,
+}
+
+impl Spawnable for WasmEntryReady {
+    fn body(self: Arc<Self>, args: Args) -> Body {
+        Box::new(move |ctx| {
+            Box::pin(body::run(
+                self.prepared.clone(),
+                self.env.clone(),
+                args,
+                ctx,
+            ))
+        })
+    }
+
+    fn reads_events(&self) -> bool {
+        false
+    }
+}
+
+/// wasmtime's wasm stack limit is engine-wide: every process gets the same stack. A
+/// `max_stack_bytes` at or above it is honoured (no process can use more); one below it
+/// cannot be, and is refused rather than silently ignored.
+fn stack_limit_problem(wasm: &WasmEntry, engine_stack: usize) -> Option<String> {
+    let asked = wasm.limits.max_stack_bytes?;
+    (asked < engine_stack as u64).then(|| {
+        format!(
+            "{asked} is below the runtime's wasm stack of {engine_stack} bytes; the stack limit is the same for every process, so lower it for the whole runtime (RuntimeBuilder::max_wasm_stack) instead"
+        )
+    })
+}
