@@ -22,6 +22,7 @@ mod timer;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
+use std::num::NonZeroUsize;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
@@ -46,6 +47,12 @@ struct Remote {
 pub struct Executor {
     remote: Arc<Remote>,
     local: Rc<Local>,
+    /// The round being run: swapped with the (empty) queue each round, so neither is
+    /// reallocated on the Step path.
+    batch: RefCell<VecDeque<Runnable<u64>>>,
+    /// Where a park's wait puts its events (none: we only use `notify`), kept so a park
+    /// allocates nothing.
+    events: RefCell<polling::Events>,
 }
 
 /// A handle other threads use to run a closure-free wake: it only unparks the executor.
@@ -74,6 +81,8 @@ impl Executor {
                 trace: RefCell::new(None),
                 running_label: Cell::new(0),
             }),
+            batch: RefCell::new(VecDeque::new()),
+            events: RefCell::new(polling::Events::with_capacity(NonZeroUsize::MIN)),
         })
     }
 
@@ -155,10 +164,8 @@ impl Executor {
     /// One round: run what is queued, fire due timers, and park if nothing is runnable
     /// (unless `keep_going`: the caller has more to do at once).
     fn turn(&self, keep_going: bool) {
-        let mut batch: VecDeque<Runnable<u64>> = {
-            let mut q = self.remote.queue.lock().unwrap();
-            std::mem::take(&mut *q)
-        };
+        let mut batch = self.batch.borrow_mut();
+        std::mem::swap(&mut *self.remote.queue.lock().unwrap(), &mut *batch);
         let ran = !batch.is_empty();
         while let Some(runnable) = batch.pop_front() {
             let label = *runnable.metadata();
@@ -187,6 +194,7 @@ impl Executor {
                 break;
             }
         }
+        drop(batch);
         self.local.fire_timers();
         if ran || keep_going || !self.remote.queue.lock().unwrap().is_empty() {
             return;
@@ -196,18 +204,22 @@ impl Executor {
             (true, Some(deadline)) => {
                 // Nothing can run before the next deadline: jump to it. Still give
                 // cross-thread wakes (already queued) a chance first.
-                let mut events = polling::Events::new();
-                let _ = self.remote.poller.wait(&mut events, Some(Duration::ZERO));
+                self.park(Some(Duration::ZERO));
                 if self.remote.queue.lock().unwrap().is_empty() {
                     self.local.virtual_now.set(deadline.max(self.local.now()));
                 }
             }
             (_, next) => {
-                let timeout = next.map(|d| d.saturating_duration_since(self.local.now()));
-                let mut events = polling::Events::new();
-                let _ = self.remote.poller.wait(&mut events, timeout);
+                self.park(next.map(|d| d.saturating_duration_since(self.local.now())));
             }
         }
+    }
+
+    /// Sleeps until another thread notifies us or `timeout` passes.
+    fn park(&self, timeout: Option<Duration>) {
+        let mut events = self.events.borrow_mut();
+        events.clear();
+        let _ = self.remote.poller.wait(&mut events, timeout);
     }
 
     fn enter(&self) -> EnterGuard {

@@ -5,9 +5,10 @@ use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Poll, Waker};
+use std::task::Poll;
 use std::time::SystemTime;
 
+use atomic_waker::AtomicWaker;
 use futures_lite::FutureExt;
 
 use super::event::{Event, EventKind, Mailbox, MailboxFull, Message, MAILBOX_BYTES};
@@ -23,7 +24,7 @@ type Job = Box<dyn FnOnce(&Executor) + Send>;
 #[derive(Default)]
 struct Inbox {
     jobs: Mutex<VecDeque<Job>>,
-    waker: Mutex<Option<Waker>>,
+    waker: AtomicWaker,
     closed: AtomicBool,
 }
 
@@ -34,9 +35,7 @@ impl Inbox {
     }
 
     fn wake(&self) {
-        if let Some(w) = self.waker.lock().unwrap().take() {
-            w.wake();
-        }
+        self.waker.wake();
     }
 }
 
@@ -511,10 +510,12 @@ fn worker_main(ex: &Executor, inbox: Arc<Inbox>, live: Arc<AtomicUsize>, trace: 
         ex.record_trace(trace);
     }
     let ex_ref = ex;
+    // Swapped with the shared queue on each wake, so taking the jobs allocates nothing.
+    let mut jobs: VecDeque<Job> = VecDeque::new();
     ex.block_on(poll_fn(|cx| {
-        *inbox.waker.lock().unwrap() = Some(cx.waker().clone());
-        let jobs: Vec<Job> = inbox.jobs.lock().unwrap().drain(..).collect();
-        for job in jobs {
+        inbox.waker.register(cx.waker());
+        std::mem::swap(&mut *inbox.jobs.lock().unwrap(), &mut jobs);
+        for job in jobs.drain(..) {
             job(ex_ref);
         }
         // Closed: finish once every process on this worker has closed.
