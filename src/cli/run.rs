@@ -3,11 +3,13 @@
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use wippy_wasm::registry::{EntryConfig, Registry};
-use wippy_wasm::{ExitReason, ExitResult, Mailbox, Runtime, RuntimeBuilder, RuntimeError, Value};
+use wippy_wasm::{
+    ExitReason, ExitResult, Mailbox, Pid, Runtime, RuntimeBuilder, RuntimeError, Value,
+};
 
 use super::{adhoc, FileFlags};
 
@@ -122,18 +124,28 @@ fn run_file(file: &Path, args: &[String], flags: &FileFlags) -> ExitCode {
 fn execute(runtime: &Runtime, entry: &str, host: &str, words: &[String]) -> Result<ExitResult, u8> {
     let mailbox = Mailbox::new();
     let presses = Arc::new(AtomicUsize::new(0));
-    let pid = match runtime.spawn_command(&mailbox, entry, host, words) {
-        Ok(pid) => pid,
-        Err(e) => return Ok(ExitReason::failed(e.to_string()).into()),
-    };
+    // The handler goes in before the spawn: a signal that arrives as soon as the guest
+    // starts (it may print first) must find it, not the default action.
+    let target: Arc<OnceLock<Pid>> = Arc::default();
     let handle = runtime.handle();
-    let (handler_presses, handler_pid) = (presses.clone(), pid.clone());
+    let (handler_presses, handler_target) = (presses.clone(), target.clone());
     let _ = ctrlc::set_handler(move || {
         if handler_presses.fetch_add(1, Ordering::SeqCst) > 0 {
             std::process::exit(INTERRUPTED.into());
         }
-        handle.terminate(&handler_pid);
+        if let Some(pid) = handler_target.get() {
+            handle.terminate(pid);
+        }
     });
+    let pid = match runtime.spawn_command(&mailbox, entry, host, words) {
+        Ok(pid) => pid,
+        Err(e) => return Ok(ExitReason::failed(e.to_string()).into()),
+    };
+    let _ = target.set(pid.clone());
+    if presses.load(Ordering::SeqCst) > 0 {
+        // Pressed while spawning, before the handler knew the process.
+        runtime.terminate(&pid);
+    }
     let exit = loop {
         if let Some(event) = mailbox.receive(Duration::from_secs(3600)) {
             break event;
