@@ -116,7 +116,16 @@ fn a_receive_without_a_deadline_does_not_overflow() {
     let me = Mailbox::new();
     rt.spawn_monitored(&me, "t:sleeper", HOST, vec![Value::Int(1)])
         .unwrap();
-    let exit = me.receive(Duration::MAX).expect("the EXIT arrives");
+    // On another thread, so a regression fails the test after a minute instead of
+    // hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(me.receive(Duration::MAX));
+    });
+    let exit = rx
+        .recv_timeout(WAIT)
+        .expect("the receive returns")
+        .expect("the EXIT arrives");
     assert_eq!(exit.result.error(), None);
 }
 

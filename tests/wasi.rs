@@ -137,18 +137,18 @@ fn ten_sleepers_on_one_worker_wake_together_in_virtual_time() {
         "sleeper.wasm",
         "wake_at",
         "    imports: [wasi1]\n",
-    ) + &guest("nap", "sleeper.wasm", "nap", "    imports: [wasi1]\n");
+    ) + &guest("nap", "sleeper.wasm", "nap", "    imports: [wasi1]\n")
+        // Spawned from one Step of a process on the same worker, the ten land before the
+        // virtual clock can move (spawned from this thread, the clock could jump between
+        // two of them).
+        + "  - name: spawner\n    kind: process.lua\n    method: main\n    source: |\n      local process = require(\"process\")\n      return { main = function()\n        for _ = 1, 10 do process.spawn_monitored(\"t:sleeper\", \"t:host\", 100) end\n        local woke = {}\n        for i = 1, 10 do woke[i] = process.receive().value end\n        return woke\n      end }\n";
     let rt = runtime_with(&entries, |o| {
         o.clock(ClockKind::Virtual);
     });
-    let me = Mailbox::new();
-    for _ in 0..10 {
-        rt.spawn_monitored(&me, "t:sleeper", HOST, vec![Value::Int(100)])
-            .unwrap();
-    }
-    let woke: Vec<Value> = (0..10)
-        .map(|_| me.receive(WAIT).unwrap().result.value)
-        .collect();
+    let Value::List(woke) = run_to_exit(&rt, "t:spawner", vec![]).value else {
+        panic!("the spawner returns a list")
+    };
+    assert_eq!(woke.len(), 10);
     // Slept side by side: one jump of the clock wakes all ten. Sleeping one after
     // another would spread them 100 ms apart.
     assert!(woke.iter().all(|w| *w == woke[0]), "{woke:?}");

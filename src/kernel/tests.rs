@@ -115,7 +115,7 @@ fn shutdown_returns_by_its_deadline_with_an_unkillable_process_running() {
     let k = kernel(vec![("t:stuck", stuck)], Duration::from_millis(200));
     k.spawn("t:stuck", "t:host", Args::default(), Watchers::default())
         .unwrap();
-    inside.recv().unwrap();
+    inside.recv_timeout(Duration::from_secs(60)).unwrap();
     let (done, dropped) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         k.shutdown();

@@ -137,9 +137,17 @@ pub fn load_error(index: &str) -> String {
 }
 
 /// Waits (on the process's own counter, not a clock) until `pid` has taken `steps` Steps.
+/// Panics if that takes a minute: a process that stopped stepping fails the test rather
+/// than hanging it.
 pub fn wait_for_steps(rt: &wippy_wasm::Runtime, pid: &wippy_wasm::Pid, steps: u64) {
     let stats = rt.stats(pid).expect("the process is alive");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while stats.steps() < steps {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{pid} took {} Steps in a minute, waiting for {steps}",
+            stats.steps()
+        );
         std::thread::yield_now();
     }
 }
