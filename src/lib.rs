@@ -74,9 +74,9 @@ pub use runtime::{
 };
 pub use value::Value;
 
-/// Internals the integration tests and benchmarks reach into (the compile cache's
-/// hashing, the engine settings, Lua value conversion). Not part of the API: no
-/// stability promise, no documentation beyond this line.
+/// Internals the integration tests, the benchmarks and the CLI's file mode reach into
+/// (hashing, binary kinds, the engine settings, value conversions). Not part of the API:
+/// no stability promise, no documentation beyond this line.
 #[doc(hidden)]
 #[allow(missing_docs)]
 pub mod testing {

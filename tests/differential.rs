@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use arbitrary::Unstructured;
-use serde_yaml::{Mapping, Value as Yaml};
+use serde_yaml_ng::{Mapping, Value as Yaml};
 use wasmtime::{
     Engine, ExternType, Instance, Module, Store, StoreLimitsBuilder, Trap, Val, ValType,
 };
@@ -630,7 +630,7 @@ fn index(cases: &[Case], excluded: &BTreeMap<String, String>) -> String {
     doc.insert(s("version"), s("1.0"));
     doc.insert(s("namespace"), s("d"));
     doc.insert(s("entries"), Yaml::Sequence(entries));
-    serde_yaml::to_string(&doc).unwrap()
+    serde_yaml_ng::to_string(&doc).unwrap()
 }
 
 // ── the run ──────────────────────────────────────────────────────────────────

@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 use proptest::strategy::Union;
-use serde_yaml::{Mapping, Value as Yaml};
+use serde_yaml_ng::{Mapping, Value as Yaml};
 use wasmtime::component::{Component, Type, Val as CVal};
 use wasmtime::{Val, ValType};
 use wippy_wasm::registry::{LoadErrors, Problem, Registry, KNOWN_IMPORTS};
@@ -277,7 +277,7 @@ fn near_document() -> impl Strategy<Value = String> {
             if let Some(extra) = extra {
                 doc.insert(s("extra"), extra);
             }
-            serde_yaml::to_string(&doc).unwrap()
+            serde_yaml_ng::to_string(&doc).unwrap()
         })
 }
 
@@ -366,13 +366,13 @@ impl Doc {
 
     /// The `namespace` of the document as written, when it parses as YAML.
     fn namespace(&self) -> Option<Yaml> {
-        let doc: Yaml = serde_yaml::from_str(&self.text).ok()?;
+        let doc: Yaml = serde_yaml_ng::from_str(&self.text).ok()?;
         doc.get("namespace").cloned()
     }
 
     /// The `entries` of the document as written, when it parses as YAML.
     fn entries(&self) -> Option<Vec<Yaml>> {
-        let doc: Yaml = serde_yaml::from_str(&self.text).ok()?;
+        let doc: Yaml = serde_yaml_ng::from_str(&self.text).ok()?;
         match doc.get("entries")? {
             Yaml::Sequence(entries) => Some(entries.clone()),
             _ => None,
@@ -637,7 +637,7 @@ fn document(entries: Vec<Yaml>) -> String {
     doc.insert(s("version"), s("1.0"));
     doc.insert(s("namespace"), s(NAMESPACE));
     doc.insert(s("entries"), Yaml::Sequence(entries));
-    serde_yaml::to_string(&doc).unwrap()
+    serde_yaml_ng::to_string(&doc).unwrap()
 }
 
 fn generated(specs: &[(&'static str, Mapping)]) -> Vec<Yaml> {

@@ -392,3 +392,33 @@ fn a_fifo_index_is_skipped_and_a_huge_binary_is_refused_before_reading() {
         "file too large: /huge.wasm is 3221225472 bytes, the most a binary may be is 1073741824"
     );
 }
+
+/// `wippy check` and a load go through the same process kinds: a problem only a run used
+/// to find (a Lua syntax error, a stack limit below the runtime's) is a check problem too,
+/// with the same text.
+#[test]
+fn check_reports_exactly_what_a_load_refuses() {
+    let entries = worker_entry("    limits:\n      max_stack_bytes: 1024\n")
+        + "  - name: bad\n    kind: process.lua\n    source: \"return {\"\n";
+    let dir = project(&[("_index.yaml", &index_with(&entries))]);
+    let cache = tempfile::tempdir().unwrap();
+    let checked = check_with_cache(dir.path(), cache.path());
+    let refused = match options(&cache, 8).load(dir.path()) {
+        Err(wippy_wasm::RuntimeError::Load(errors)) => errors.problems,
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("the project loaded"),
+    };
+    let texts = |problems: &[wippy_wasm::Problem]| -> Vec<String> {
+        problems.iter().map(|p| p.to_string()).collect()
+    };
+    assert_eq!(texts(&checked.problems), texts(&refused));
+    let all = texts(&refused).join("\n");
+    assert!(
+        all.contains("entry t:w: field limits.max_stack_bytes: 1024 is below"),
+        "{all}"
+    );
+    assert!(
+        all.contains("entry t:bad: field source: lua syntax error"),
+        "{all}"
+    );
+}

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_yaml::{Mapping, Value as Yaml};
+use serde_yaml_ng::{Mapping, Value as Yaml};
 use wippy_wasm::testing::{sha256, to_hex, BinaryKind};
 use wippy_wasm::Project;
 
@@ -178,7 +178,7 @@ pub fn project_for(file: &Path, flags: &FileFlags) -> Result<AdHoc, String> {
         ("namespace", s("adhoc")),
         ("entries", Yaml::Sequence(entries)),
     ]);
-    let text = serde_yaml::to_string(&index).expect("a YAML value serializes");
+    let text = serde_yaml_ng::to_string(&index).expect("a YAML value serializes");
     Ok(AdHoc {
         project: Project::in_memory(folder).with_index("_index.yaml", text),
         entry: ENTRY,

@@ -1,56 +1,75 @@
 //! Reading a file through an `fs.directory` entry without escaping its root.
+//!
+//! The file is opened beneath a handle on the root directory with `cap-std`, which
+//! resolves every component (symlinks included) inside that directory and refuses any
+//! step out of it. Checking a canonicalized path with `starts_with` and then opening it by
+//! name, as we did before, leaves a window in which a symlink can be swapped in.
 
+use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
-/// Resolves `path` (as written in an entry, e.g. `/worker.wasm`) inside `root`.
-///
-/// The path is taken relative to the root whether or not it starts with `/`. `..`
-/// components are refused outright, and after symlinks are resolved the file must still
-/// sit under the (canonical) root, so neither spelling nor links can reach outside.
-pub fn resolve(root: &Path, path: &str) -> Result<PathBuf, String> {
-    let fail = |why: &str| format!("failed to open file: {path}: {why}");
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
+
+/// `path` as written in an entry (e.g. `/worker.wasm`), relative to its root: a leading
+/// `/` means the root, and `..` is refused outright.
+fn relative(path: &str) -> Result<PathBuf, String> {
     let mut relative = PathBuf::new();
     for component in Path::new(path).components() {
         match component {
             Component::RootDir | Component::CurDir => {}
             Component::Normal(part) => relative.push(part),
             Component::ParentDir | Component::Prefix(_) => {
-                return Err(fail("the path leaves its filesystem root"))
+                return Err(format!(
+                    "failed to open file: {path}: the path leaves its filesystem root"
+                ))
             }
         }
     }
-    let root = root
-        .canonicalize()
-        .map_err(|e| fail(&format!("filesystem directory {}: {e}", root.display())))?;
-    let full = root.join(&relative);
-    let canonical = full.canonicalize().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("failed to open file: {path}"),
-        _ => fail(&e.to_string()),
-    })?;
-    if !canonical.starts_with(&root) {
-        return Err(fail(
-            "the path leaves its filesystem root through a symlink",
-        ));
-    }
-    if !canonical.is_file() {
-        return Err(fail("not a regular file"));
-    }
-    Ok(canonical)
+    Ok(relative)
 }
 
-/// Reads the file at `path` inside `root` (see [`resolve`]).
+/// Reads the file at `path` inside `root`: a regular file, reached without leaving the
+/// root (by `..` or through a symlink), of at most [`MAX_BINARY_BYTES`].
 pub fn read(root: &Path, path: &str) -> Result<Vec<u8>, String> {
-    let full = resolve(root, path)?;
-    let failed = |e: std::io::Error| format!("failed to open file: {path}: {e}");
+    let fail = |why: &dyn std::fmt::Display| format!("failed to open file: {path}: {why}");
+    let relative = relative(path)?;
+    let dir = Dir::open_ambient_dir(root, ambient_authority()).map_err(|e| {
+        fail(&format_args!(
+            "filesystem directory {}: {e}",
+            root.display()
+        ))
+    })?;
+    // Non-blocking, so a FIFO put where a binary should be is opened (and then refused
+    // as not a regular file) instead of waiting forever for a writer.
+    let mut options = OpenOptions::new();
+    options.read(true).custom_flags(libc::O_NONBLOCK);
+    let mut file = dir.open_with(&relative, &options).map_err(|e| {
+        match e.kind() {
+            std::io::ErrorKind::NotFound => format!("failed to open file: {path}"),
+            // cap-std's refusal of a step outside the directory carries no OS error;
+            // `..` was refused above, so the way out was a symlink.
+            std::io::ErrorKind::PermissionDenied if e.raw_os_error().is_none() => {
+                fail(&"the path leaves its filesystem root through a symlink")
+            }
+            _ => fail(&e),
+        }
+    })?;
+    let meta = file.metadata().map_err(|e| fail(&e))?;
+    if !meta.is_file() {
+        return Err(fail(&"not a regular file"));
+    }
     // The whole file is read before its hash is checked: refuse a size no real binary has
     // before reading (a sparse 30 GB file costs nothing on disk).
-    let size = std::fs::metadata(&full).map_err(failed)?.len();
+    let size = meta.len();
     if size > MAX_BINARY_BYTES {
         return Err(format!(
             "file too large: {path} is {size} bytes, the most a binary may be is {MAX_BINARY_BYTES}"
         ));
     }
-    std::fs::read(&full).map_err(failed)
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.read_to_end(&mut bytes).map_err(|e| fail(&e))?;
+    Ok(bytes)
 }
 
 /// 1 GiB: far above any real module (a CPython build is ~30 MB).

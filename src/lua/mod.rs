@@ -17,11 +17,13 @@ mod process_api;
 mod time_api;
 
 use std::cell::{Cell, RefCell};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock, Weak};
 
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 use mlua::{ffi, ChunkMode, Function, Lua, LuaOptions, StdLib, Table, Value as LuaValue, Variadic};
 
 use crate::kernel::exit::{ExitReason, ExitResult};
@@ -82,9 +84,7 @@ impl ProcessKind for LuaKind {
             let at = Location::entry(&entry.file, &entry.id).with_field("source");
             let (source, name) = match &lua.source {
                 LuaSource::Inline(code) => (code.clone(), format!("{}", entry.id)),
-                LuaSource::File(path) => match script_file(registry.root(), path)
-                    .and_then(|full| std::fs::read_to_string(full).map_err(|_| open_failed(path)))
-                {
+                LuaSource::File(path) => match read_script(registry.root(), path) {
                     Ok(code) => (code, path.display().to_string()),
                     Err(message) => {
                         diags.problem(at, message);
@@ -133,10 +133,11 @@ fn open_failed(path: &Path) -> String {
     format!("failed to open file: {}", path.display())
 }
 
-/// Where a `file://` script (`path`: the folder of its _index.yaml joined with the source)
-/// really is, if that is inside the project `root`: `..` may not climb out of the project,
-/// and after symlinks are resolved the file must still be under the (canonical) root.
-fn script_file(root: &Path, path: &Path) -> Result<PathBuf, String> {
+/// Reads a `file://` script (`path`: the folder of its _index.yaml joined with the
+/// source) if it is inside the project `root`: `..` may not climb out of the project, and
+/// the file is opened beneath a handle on the root (cap-std), so no symlink leads out
+/// either, not even one swapped in while we look.
+fn read_script(root: &Path, path: &Path) -> Result<String, String> {
     let outside = |how: &str| {
         format!(
             "failed to open file: {}: the path leaves the project folder{how}",
@@ -157,27 +158,30 @@ fn script_file(root: &Path, path: &Path) -> Result<PathBuf, String> {
             Component::RootDir | Component::Prefix(_) => return Err(outside("")),
         }
     }
-    let root = root
-        .canonicalize()
+    let failed =
+        |e: &dyn std::fmt::Display| format!("failed to open file: {}: {e}", path.display());
+    let dir = Dir::open_ambient_dir(root, ambient_authority())
         .map_err(|e| format!("project folder {}: {e}", root.display()))?;
-    let full = root
-        .join(inside)
-        .canonicalize()
+    // Non-blocking, so a FIFO is refused below instead of blocking the load.
+    let mut options = OpenOptions::new();
+    options.read(true).custom_flags(libc::O_NONBLOCK);
+    let mut file = dir
+        .open_with(&inside, &options)
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => open_failed(path),
-            _ => format!("failed to open file: {}: {e}", path.display()),
+            // cap-std's refusal of a step out of the directory carries no OS error.
+            std::io::ErrorKind::PermissionDenied if e.raw_os_error().is_none() => {
+                outside(" through a symlink")
+            }
+            _ => failed(&e),
         })?;
-    if !full.starts_with(&root) {
-        return Err(outside(" through a symlink"));
+    if !file.metadata().map_err(|e| failed(&e))?.is_file() {
+        return Err(failed(&"not a regular file"));
     }
-    // A FIFO or a device would block the load (or never end): regular files only.
-    if !full.is_file() {
-        return Err(format!(
-            "failed to open file: {}: not a regular file",
-            path.display()
-        ));
-    }
-    Ok(full)
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .map_err(|_| open_failed(path))?;
+    Ok(text)
 }
 
 async fn run(script: &Script, args: Vec<Value>, ctx: &ProcessCtx) -> ExitResult {

@@ -20,7 +20,7 @@ pub struct Entry {
     /// `meta.command`, if set.
     pub command: Option<Command>,
     /// `meta` as written: free-form, `meta.command` included.
-    pub meta: Option<serde_yaml::Value>,
+    pub meta: Option<serde_yaml_ng::Value>,
     /// The kind's own configuration.
     pub config: EntryConfig,
 }
@@ -215,7 +215,7 @@ pub struct ServiceEntry {
     /// `host`: the `process.host` to run it on.
     pub host: EntryId,
     /// `input`: the arguments passed to the process. Default none.
-    pub input: Vec<serde_yaml::Value>,
+    pub input: Vec<serde_yaml_ng::Value>,
     /// `lifecycle`: auto start, start order, timeouts and restart policy.
     pub lifecycle: RawLifecycle,
 }

@@ -105,13 +105,13 @@ impl Registry {
     }
 
     fn load_text(&mut self, file: &Path, text: &str, diags: &mut Diagnostics) {
-        let raw: RawFile = match serde_yaml::from_str(text) {
+        let raw: RawFile = match serde_yaml_ng::from_str(text) {
             Ok(raw) => raw,
             Err(e) => return diags.problem(Location::file(file), format!("invalid YAML: {e}")),
         };
         match &raw.version {
             None => {}
-            Some(serde_yaml::Value::String(v)) if v == "1.0" => {}
+            Some(serde_yaml_ng::Value::String(v)) if v == "1.0" => {}
             Some(other) => diags.warn(
                 Location::file(file).with_field("version"),
                 format!("unknown registry format version {other:?}; reading it as \"1.0\""),

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
-use serde_yaml::{Mapping, Value};
+use serde_yaml_ng::{Mapping, Value};
 
 use super::diagnostics::{Diagnostics, Location};
 use super::id::EntryId;
@@ -155,7 +155,7 @@ impl EntryParser<'_> {
     fn command(&mut self, at: &Location, meta: &Value) -> Option<Command> {
         let command = meta.get("command")?;
         let at = at.clone().with_field("meta.command");
-        match serde_yaml::from_value::<RawCommand>(command.clone()) {
+        match serde_yaml_ng::from_value::<RawCommand>(command.clone()) {
             Ok(RawCommand {
                 name: Some(name),
                 short,

@@ -5,7 +5,7 @@
 //! Unknown fields are refused (`deny_unknown_fields`) so that typos never pass silently.
 
 use serde::Deserialize;
-use serde_yaml::Value;
+use serde_yaml_ng::Value;
 
 /// One `_index.yaml`, as written.
 #[derive(Debug, Default, Deserialize)]
