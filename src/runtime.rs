@@ -203,6 +203,15 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Whether instances come from a pool (the default: spawns are cheaper and memory is
+    /// reserved up front) or are allocated on demand, as `wasmtime run` does (what a
+    /// runtime that runs one program wants). Either way, a binary the pool cannot hold
+    /// (two memories, a huge table) runs on demand.
+    pub fn pooling(&mut self, on: bool) -> &mut Self {
+        self.engine.pooling = on;
+        self
+    }
+
     /// Where compiled code is cached; `None` turns the disk cache off.
     pub fn cache_dir(&mut self, dir: Option<PathBuf>) -> &mut Self {
         self.engine.cache_dir = dir;
@@ -323,8 +332,9 @@ impl RuntimeBuilder {
         }
     }
 
-    /// The registry, then every kind's entries (only when the registry itself is sound:
-    /// kinds read resolved references).
+    /// The registry, then every kind's entries: all in one pass, so one `check` reports
+    /// YAML and binary problems together. Kinds skip the entries the registry already
+    /// found a problem in (one mistake, one report).
     fn load_kinds(
         &self,
         project: &Project,
@@ -333,9 +343,6 @@ impl RuntimeBuilder {
         diags: &mut Diagnostics,
     ) -> (Registry, Ready) {
         let registry = project.registry(diags);
-        if !diags.problems.is_empty() {
-            return (registry, Vec::new());
-        }
         let only: Option<Vec<EntryId>> = self
             .only
             .as_ref()
@@ -431,6 +438,30 @@ impl Runtime {
         let args = Args {
             values: words.iter().map(|w| Value::String(w.clone())).collect(),
             words: Some(words.to_vec()),
+            program: None,
+        };
+        self.kernel
+            .spawn(entry, host, args, Watchers::monitor(mailbox))
+    }
+
+    /// As [`Runtime::spawn_command`], with `program` as the guest's `argv[0]` instead of
+    /// its entry's name (`wippy run FILE.wasm` passes the file, as `wasmtime run` does).
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::spawn`].
+    pub fn spawn_program(
+        &self,
+        mailbox: &Mailbox,
+        entry: &str,
+        host: &str,
+        program: &str,
+        words: &[String],
+    ) -> Result<Pid, SpawnError> {
+        let args = Args {
+            values: words.iter().map(|w| Value::String(w.clone())).collect(),
+            words: Some(words.to_vec()),
+            program: Some(program.to_owned()),
         };
         self.kernel
             .spawn(entry, host, args, Watchers::monitor(mailbox))

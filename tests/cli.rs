@@ -74,6 +74,18 @@ fn exit_status_follows_the_return_value_and_the_wasi_exit_code() {
     assert_eq!((r.status, r.stdout.as_str()), (0, "Hello, Ada!\n"));
     let r = examples(&["run", "probe", "exit", "3"]);
     assert_eq!((r.status, r.stdout.as_str()), (3, "exiting 3\n"));
+    // An integer that is no exit status is printed, said so, and exits 1: never 0, never
+    // wrapped around.
+    let r = examples(&["run", "compute", "-2", "3"]);
+    assert_eq!((r.status, r.stdout.as_str()), (1, "-6\n"));
+    assert!(
+        r.stderr
+            .contains("the result -6 is not an exit status (0-255)"),
+        "{}",
+        r.stderr
+    );
+    let r = examples(&["run", "compute", "1000", "1000"]);
+    assert_eq!((r.status, r.stdout.as_str()), (1, "1000000\n"));
     // A failure prints the error and exits 1.
     let r = examples(&["run", "compute", "six", "7"]);
     assert_eq!(r.status, 1);
@@ -188,10 +200,10 @@ fn a_file_runs_directly_with_dir_env_and_invoke() {
     let r = cli(&["run", "--env", "GREETING=hi", &probe, "env", "GREETING"]);
     assert_eq!(r.stdout, "env GREETING=hi\n");
 
-    // --invoke prints the value, as `wasmtime run` does; the status follows SPEC §6.
+    // --invoke prints the value and exits 0, as `wasmtime run` does.
     let worker = guest_file("worker.wasm");
     let r = cli(&["run", "--invoke", "compute", &worker, "6", "7"]);
-    assert_eq!((r.status, r.stdout.as_str()), (42, "42\n"));
+    assert_eq!((r.status, r.stdout.as_str()), (0, "42\n"));
     // A component's run export by default is wasi:cli/run; a custom export by --invoke.
     let r = cli(&[
         "run",
@@ -211,7 +223,7 @@ fn a_file_runs_directly_with_dir_env_and_invoke() {
     // Limits.
     let misbehave = guest_file("misbehave.wasm");
     let r = cli(&["run", "--invoke", "spin", "--fuel", "100000", &misbehave]);
-    assert_eq!(r.status, 1);
+    assert_eq!(r.status, 134);
     assert!(r.stderr.contains("fuel limit exceeded"), "{}", r.stderr);
 }
 
@@ -301,4 +313,45 @@ fn lua_commands_run_from_the_cli() {
         "{}",
         r.stderr
     );
+}
+
+/// What the default pool cannot hold, file mode runs (it allocates on demand, as
+/// `wasmtime run` does): two memories, a table of 47,157 elements.
+#[test]
+fn file_mode_runs_modules_larger_than_a_pool_slot() {
+    let outsized = guest_file("outsized.wasm");
+    let r = cli(&["run", "--invoke", "two_memories", &outsized]);
+    assert_eq!((r.status, r.stdout.as_str()), (0, "7\n"), "{}", r.stderr);
+    let r = cli(&["run", "--invoke", "big_table", &outsized]);
+    assert_eq!(
+        (r.status, r.stdout.as_str()),
+        (0, "[7, 47157]\n"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// `wippy run FILE.wasm` exits as `wasmtime run` does: 134 for a trap (and for running
+/// out of fuel, which wasmtime reports as one), the guest's exit code, `argv[0]` the file
+/// as named, and nothing of ours on stdout.
+#[test]
+fn file_mode_exits_like_wasmtime_run() {
+    let misbehave = guest_file("misbehave.wasm");
+    let r = cli(&["run", "--invoke", "unreachable", &misbehave]);
+    assert_eq!((r.status, r.stdout.as_str()), (134, ""), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("Error: failed to call wasm method: unreachable: wasm trap:"),
+        "{}",
+        r.stderr
+    );
+    let r = cli(&["run", "--invoke", "spin", "--fuel", "100000", &misbehave]);
+    assert_eq!(r.status, 134, "{}", r.stderr);
+
+    let probe = guest_file("wasi_probe.wasm");
+    let r = cli(&["run", &probe, "exit", "3"]);
+    assert_eq!((r.status, r.stdout.as_str()), (3, "exiting 3\n"));
+    let r = cli(&["run", &probe, "args", "x"]);
+    assert_eq!(r.stdout, format!("arg {probe}\narg args\narg x\n"));
+    assert_eq!(r.stderr, "");
 }

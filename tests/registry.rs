@@ -422,3 +422,35 @@ fn check_reports_exactly_what_a_load_refuses() {
         "{all}"
     );
 }
+
+/// One `check` reports every problem of a project at once: YAML and binaries, exports,
+/// scripts and limits, each naming its entry (a binary problem is not held back until
+/// the YAML is fixed).
+#[test]
+fn ten_problems_of_every_kind_come_from_one_check() {
+    let worker = |name: &str, extra: &str| {
+        worker_entry(extra).replace("name: w\n", &format!("name: {name}\n"))
+    };
+    let mut entries = String::new();
+    entries += &worker("a", "").replace("    method: compute\n", "");
+    entries += &worker("b", "    bogus: 1\n");
+    entries += &worker("c", "").replace("fs: bin", "fs: nowhere");
+    entries += &worker("d", "").replace("hash: sha256:", "hash: md5:");
+    entries += "  - name: e\n    kind: process.host\n    host:\n      mailbox_size: 0\n";
+    entries += &worker("f", "").replace(&hash_of("worker.wasm"), &hash_of("component.wasm"));
+    entries += &worker("g", "").replace("/worker.wasm", "/missing.wasm");
+    entries += &worker("h", "").replace("method: compute", "method: nope");
+    entries += "  - name: i\n    kind: process.lua\n    source: \"return {\"\n";
+    entries += &worker("j", "    limits:\n      max_stack_bytes: 1024\n");
+    let dir = project(&[("_index.yaml", &index_with(&entries))]);
+    let cache = tempfile::tempdir().unwrap();
+    let checked = check_with_cache(dir.path(), cache.path());
+    let all: Vec<String> = checked.problems.iter().map(|p| p.to_string()).collect();
+    for name in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"] {
+        assert!(
+            all.iter().any(|p| p.contains(&format!("entry t:{name}:"))),
+            "no problem for t:{name} in:\n{}",
+            all.join("\n")
+        );
+    }
+}

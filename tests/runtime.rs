@@ -7,7 +7,7 @@ use std::time::Duration;
 use common::*;
 use wippy_wasm::Runtime;
 use wippy_wasm::Value;
-use wippy_wasm::{EventKind, Mailbox};
+use wippy_wasm::{EventKind, ExitResult, Mailbox};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -561,5 +561,27 @@ fn a_runtime_limited_to_some_entries_compiles_nothing_else() {
     assert_eq!(
         rt.spawn("t:greeter", HOST, vec![]),
         Err(wippy_wasm::SpawnError::UnknownEntry("t:greeter".into()))
+    );
+}
+
+/// A pooled runtime loads a binary its pool cannot hold (two memories, a 47,157-element
+/// table) into an on-demand engine instead of refusing it, and runs it beside pooled ones.
+#[test]
+fn binaries_larger_than_a_pool_slot_run_on_demand() {
+    let entries = guest("outsized", "outsized.wasm", "two_memories", "")
+        + &guest("table", "outsized.wasm", "big_table", "")
+        + &guest("worker", "worker.wasm", "compute", "");
+    let rt = runtime(&entries);
+    assert_eq!(
+        run_to_exit(&rt, "t:outsized", vec![]),
+        ExitResult::ok(Value::Int(7))
+    );
+    assert_eq!(
+        run_to_exit(&rt, "t:table", vec![]).value,
+        Value::List(vec![Value::Int(7), Value::Int(47157)])
+    );
+    assert_eq!(
+        run_to_exit(&rt, "t:worker", vec![Value::Int(6), Value::Int(7)]).value,
+        Value::Int(42)
     );
 }

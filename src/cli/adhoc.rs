@@ -123,14 +123,24 @@ pub fn project_for(file: &Path, flags: &FileFlags) -> Result<AdHoc, String> {
                 .invoke
                 .clone()
                 .unwrap_or_else(|| "wasi:cli/run#run".to_owned()),
-            &[
-                "wasi:cli",
-                "wasi:io",
-                "wasi:clocks",
-                "wasi:filesystem",
-                "wasi:random",
-                "wasi:http",
-            ],
+            if flags.http {
+                &[
+                    "wasi:cli",
+                    "wasi:io",
+                    "wasi:clocks",
+                    "wasi:filesystem",
+                    "wasi:random",
+                    "wasi:http",
+                ]
+            } else {
+                &[
+                    "wasi:cli",
+                    "wasi:io",
+                    "wasi:clocks",
+                    "wasi:filesystem",
+                    "wasi:random",
+                ]
+            },
         ),
     };
     let mut limits = Vec::new();

@@ -11,7 +11,7 @@ pub fn run(project: &Path) -> ExitCode {
         eprintln!("warning: {w}");
     }
     if checked.is_ok() {
-        println!("ok: {} entries", checked.entries);
+        super::run::say(&format!("ok: {} entries", checked.entries));
         return ExitCode::SUCCESS;
     }
     for p in &checked.problems {

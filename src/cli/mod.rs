@@ -3,6 +3,7 @@
 mod adhoc;
 mod check;
 mod run;
+mod wasmtime_flags;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,7 +35,7 @@ pub enum Command {
     #[command(after_help = RUN_HELP)]
     Run {
         #[command(flatten)]
-        file: FileFlags,
+        file: Box<FileFlags>,
         /// The command's name, `list`, or a path to a .wasm file.
         name: String,
         /// Arguments: the method's parameters (converted to their types), and the
@@ -45,9 +46,14 @@ pub enum Command {
 }
 
 const RUN_HELP: &str = "\
-Exit status: the guest's WASI exit code; for a method's return value, a string is printed
-and exits 0, an integer N exits N, false exits 1, true or nothing exits 0; a failure prints
-the error and exits 1. Ctrl-C or SIGTERM stops the process cleanly (exit 130); a second forces exit.
+Exit status: the guest's WASI exit code, else:
+  a command: a string is printed and exits 0, an integer N in 0-255 exits N (any other is
+  printed and exits 1), false exits 1, true or nothing exits 0; a failure prints the error
+  and exits 1.
+  a .wasm file (as `wasmtime run`): a trap (or running out of fuel or time) exits 134, any
+  other failure 1; a component's wasi:cli/run result exits 0 for ok, 1 for err; with
+  --invoke, the result is printed and the status is 0.
+Ctrl-C or SIGTERM stops the process cleanly (exit 130); a second forces exit.
 
 Examples:
   wippy run list
@@ -57,7 +63,7 @@ Examples:
   wippy run --invoke compute worker.wasm 6 7";
 
 /// Flags for running a .wasm file directly (compatible with `wasmtime run`).
-#[derive(clap::Args, Debug, Default)]
+#[derive(clap::Args, Clone, Debug, Default)]
 pub struct FileFlags {
     /// Preopen HOST as GUEST (default: the same path; `.` maps to `/`). Repeatable.
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
@@ -80,6 +86,17 @@ pub struct FileFlags {
     /// Make imports no host provides trap when called instead of failing to load.
     #[arg(long)]
     pub allow_unknown_imports: bool,
+    /// wasmtime's wasm options: fuel=N, max-memory-size=BYTES, timeout=DURATION,
+    /// unknown-imports-trap, exceptions. Repeatable, or comma-separated.
+    #[arg(short = 'W', value_name = "OPT[=VAL]")]
+    pub wasm_options: Vec<String>,
+    /// wasmtime's WASI options: http (outgoing wasi:http, off unless asked, as in
+    /// wasmtime), inherit-env, cli. Repeatable, or comma-separated.
+    #[arg(short = 'S', value_name = "OPT[=VAL]")]
+    pub wasi_options: Vec<String>,
+    /// Set by `-S http`: a component may make outgoing HTTP requests.
+    #[arg(skip)]
+    pub http: bool,
 }
 
 impl FileFlags {
@@ -91,6 +108,8 @@ impl FileFlags {
             || self.max_execution_ms.is_some()
             || self.memory_bytes.is_some()
             || self.allow_unknown_imports
+            || !self.wasm_options.is_empty()
+            || !self.wasi_options.is_empty()
     }
 }
 
@@ -103,11 +122,17 @@ fn parse_env(text: &str) -> Result<(String, String), String> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Guests share this process's stderr (a terminal host inherits it): by default only
+    // our own warnings are logged, not the crates' below us (wasmtime-wasi warns on guest
+    // behaviour, e.g. an unimplemented `sock_shutdown`), and colour only on a terminal.
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WIPPY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_env("WIPPY_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("off,wippy_wasm=warn,wippy=warn")
+            }),
         )
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     match cli.command {

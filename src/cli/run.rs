@@ -21,7 +21,7 @@ pub fn run(project: &Path, name: &str, args: &[String], flags: &FileFlags) -> Ex
         return run_file(Path::new(name), args, flags);
     }
     if flags.any() {
-        eprintln!("Error: --dir, --env, --invoke and the limit flags apply to running a .wasm file, not the command {name:?}");
+        eprintln!("Error: --dir, --env, --invoke, -W, -S and the limit flags apply to running a .wasm file, not the command {name:?}");
         return ExitCode::from(2);
     }
     if name == "list" {
@@ -65,9 +65,9 @@ pub fn run(project: &Path, name: &str, args: &[String], flags: &FileFlags) -> Ex
             return ExitCode::FAILURE;
         }
     };
-    let result = execute(&runtime, &entry.id.to_string(), &terminal, args);
+    let result = execute(&runtime, &entry.id.to_string(), &terminal, None, args);
     runtime.shutdown();
-    exit_status(result, false)
+    exit_status(result, Rules::Command)
 }
 
 /// A pool of `slots` instances: each slot costs start-up time (its stack guard page is
@@ -80,14 +80,27 @@ fn builder(slots: u32) -> RuntimeBuilder {
 
 /// A command may be Lua fanning out to many workers at once.
 const COMMAND_SLOTS: u32 = 256;
-/// A file is one process (a wasm guest cannot spawn).
-const FILE_SLOTS: u32 = 2;
 
 fn run_file(file: &Path, args: &[String], flags: &FileFlags) -> ExitCode {
     if !file.is_file() {
         eprintln!("Error: file not found: {}", file.display());
         return ExitCode::FAILURE;
     }
+    let mut flags = flags.clone();
+    if let Err(e) = super::wasmtime_flags::apply(&mut flags) {
+        eprintln!("Error: {e}");
+        return ExitCode::from(2);
+    }
+    let mut args = args.to_vec();
+    if let Some((name, call_args)) = flags
+        .invoke
+        .as_deref()
+        .and_then(super::wasmtime_flags::invoke_call)
+    {
+        flags.invoke = Some(name);
+        args.splice(0..0, call_args);
+    }
+    let (args, flags) = (&args[..], &flags);
     let project = match adhoc::project_for(file, flags) {
         Ok(p) => p,
         Err(e) => {
@@ -95,7 +108,11 @@ fn run_file(file: &Path, args: &[String], flags: &FileFlags) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match builder(FILE_SLOTS).build(&project.project) {
+    // A file is one process (a wasm guest cannot spawn): no pool, as with `wasmtime run`,
+    // so nothing it declares (memories, tables, a component's instances) meets a pool limit.
+    let mut builder = Runtime::builder();
+    builder.pooling(false);
+    let runtime = match builder.build(&project.project) {
         Ok(rt) => rt,
         Err(RuntimeError::Load(errors)) => {
             for p in &errors.problems {
@@ -113,15 +130,28 @@ fn run_file(file: &Path, args: &[String], flags: &FileFlags) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = execute(&runtime, project.entry, project.host, args);
+    // argv[0] is the file as the user named it, as `wasmtime run` passes it.
+    let program = file.display().to_string();
+    let result = execute(&runtime, project.entry, project.host, Some(&program), args);
     runtime.shutdown();
-    exit_status(result, flags.invoke.is_some())
+    exit_status(
+        result,
+        Rules::File {
+            invoked: flags.invoke.is_some(),
+        },
+    )
 }
 
 /// Runs `entry` on the terminal host until it ends. The first Ctrl-C (or SIGTERM, or
 /// SIGHUP: `ctrlc`'s `termination` feature) terminates it (its Close runs, then we exit
 /// 130); a second exits at once.
-fn execute(runtime: &Runtime, entry: &str, host: &str, words: &[String]) -> Result<ExitResult, u8> {
+fn execute(
+    runtime: &Runtime,
+    entry: &str,
+    host: &str,
+    program: Option<&str>,
+    words: &[String],
+) -> Result<ExitResult, u8> {
     let mailbox = Mailbox::new();
     let presses = Arc::new(AtomicUsize::new(0));
     // The handler goes in before the spawn: a signal that arrives as soon as the guest
@@ -137,7 +167,11 @@ fn execute(runtime: &Runtime, entry: &str, host: &str, words: &[String]) -> Resu
             handle.terminate(pid);
         }
     });
-    let pid = match runtime.spawn_command(&mailbox, entry, host, words) {
+    let spawned = match program {
+        Some(program) => runtime.spawn_program(&mailbox, entry, host, program, words),
+        None => runtime.spawn_command(&mailbox, entry, host, words),
+    };
+    let pid = match spawned {
         Ok(pid) => pid,
         Err(e) => return Ok(ExitReason::failed(e.to_string()).into()),
     };
@@ -166,39 +200,87 @@ fn host_of_kind(registry: &Registry, kind: &str) -> Option<String> {
         .map(|e| e.id.to_string())
 }
 
-/// SPEC §6: the WASI exit code of a command; else a string is printed and exits 0, an
-/// integer N exits N, false exits 1, true or nothing exits 0; a failure prints the error
-/// and exits 1. With `--invoke`, any value is printed first, as `wasmtime run` does.
-fn exit_status(result: Result<ExitResult, u8>, print_value: bool) -> ExitCode {
+/// How a run's end becomes wippy's exit status.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rules {
+    /// A registry command: SPEC §6.
+    Command,
+    /// `wippy run FILE.wasm`: as `wasmtime run` does it. `invoked`: `--invoke` named the
+    /// function.
+    File { invoked: bool },
+}
+
+/// The exit status of a run.
+///
+/// Both: a WASI exit code is the status (its low 8 bits, as the OS takes it).
+///
+/// A registry command (SPEC §6): a failure prints the error and exits 1; a string is
+/// printed and exits 0; an integer N in 0-255 exits N; any other integer is printed, with a
+/// note that it is not an exit status, and exits 1 (never 0, and never wrapped around);
+/// false exits 1; true or nothing exits 0; any other value is printed and exits 0.
+///
+/// A file (`wasmtime run`'s rules): a trap, or a limit that ends the guest like one (fuel,
+/// the deadline), prints the error and exits 134; any other failure exits 1; a component's
+/// `wasi:cli/run` result exits 0 for `ok` and 1 for `err`, printing nothing; with
+/// `--invoke`, the result is printed (if there is one) and the status is 0.
+fn exit_status(result: Result<ExitResult, u8>, rules: Rules) -> ExitCode {
     let result = match result {
         Ok(r) => r,
         Err(code) => return ExitCode::from(code),
     };
     if let Some(code) = result.exit_code() {
-        return ExitCode::from(code.clamp(0, 255) as u8);
+        return ExitCode::from(code as u8);
     }
     if let Some(error) = result.error() {
         eprintln!("Error: {error}");
-        return ExitCode::FAILURE;
+        let trapped = result.reason.is_trap() || result.reason.limit().is_some();
+        return match (rules, trapped) {
+            (Rules::File { .. }, true) => ExitCode::from(TRAPPED),
+            _ => ExitCode::FAILURE,
+        };
     }
-    if print_value && !matches!(result.value, Value::Null | Value::String(_)) {
-        print_quietly(&result.value);
-    }
-    match result.value {
-        Value::Null | Value::Bool(true) => ExitCode::SUCCESS,
-        Value::Bool(false) => ExitCode::FAILURE,
-        Value::Int(n) => ExitCode::from(n.clamp(0, 255) as u8),
-        other => {
-            print_quietly(&other);
+    match rules {
+        Rules::File { invoked: true } => {
+            if result.value != Value::Null {
+                print_quietly(&result.value);
+            }
             ExitCode::SUCCESS
         }
+        Rules::File { invoked: false } => match &result.value {
+            Value::Map(m) if m.len() == 1 && m.contains_key("err") => ExitCode::FAILURE,
+            _ => ExitCode::SUCCESS,
+        },
+        Rules::Command => match result.value {
+            Value::Null | Value::Bool(true) => ExitCode::SUCCESS,
+            Value::Bool(false) => ExitCode::FAILURE,
+            Value::Int(n) => match u8::try_from(n) {
+                Ok(status) => ExitCode::from(status),
+                Err(_) => {
+                    print_quietly(&Value::Int(n));
+                    eprintln!("wippy: the result {n} is not an exit status (0-255); exiting 1");
+                    ExitCode::FAILURE
+                }
+            },
+            other => {
+                print_quietly(&other);
+                ExitCode::SUCCESS
+            }
+        },
     }
 }
 
+/// The status `wasmtime run` exits with when the guest traps (128 + SIGABRT).
+const TRAPPED: u8 = 134;
+
 /// Prints a result on stdout; a reader that went away (`| head`) is not an error of ours.
 fn print_quietly(value: &Value) {
+    say(&value.to_string());
+}
+
+/// Writes a line on stdout, ignoring a closed pipe (`println!` panics on one).
+pub fn say(line: &str) {
     use std::io::Write;
-    let _ = writeln!(std::io::stdout().lock(), "{value}");
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 /// The command name nearest to `name`, if one is close enough to be a likely typo.
@@ -224,12 +306,11 @@ fn list(project: &Path) -> ExitCode {
         .filter(|(_, e)| matches!(e.config, EntryConfig::Wasm(_) | EntryConfig::Lua(_)))
         .collect();
     if commands.is_empty() {
-        println!("No commands found.");
-        println!("Make an entry a command with:\n\n  meta:\n    command:\n      name: hello\n      short: Say hello");
+        say("No commands found.");
+        say("Make an entry a command with:\n\n  meta:\n    command:\n      name: hello\n      short: Say hello");
         return ExitCode::SUCCESS;
     }
-    println!("Available commands:");
-    println!();
+    say("Available commands:\n");
     let width = commands
         .iter()
         .map(|(c, _)| c.name.len())
@@ -237,12 +318,11 @@ fn list(project: &Path) -> ExitCode {
         .unwrap_or(0);
     for (cmd, entry) in &commands {
         match cmd.short.as_deref() {
-            Some(short) => println!("  {:width$}  {short} ({})", cmd.name, entry.id),
-            None => println!("  {:width$}  ({})", cmd.name, entry.id),
+            Some(short) => say(&format!("  {:width$}  {short} ({})", cmd.name, entry.id)),
+            None => say(&format!("  {:width$}  ({})", cmd.name, entry.id)),
         }
     }
-    println!();
-    println!("Run with: wippy run <command>");
+    say("\nRun with: wippy run <command>");
     ExitCode::SUCCESS
 }
 

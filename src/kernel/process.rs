@@ -101,6 +101,8 @@ pub(crate) struct Args {
     /// Set by the CLI: these become the guest's WASI argv when its entry sets none, and
     /// are dropped as parameters when the method takes none (`_start`, `run`).
     pub words: Option<Vec<String>>,
+    /// The guest's `argv[0]`, when not its entry's name (a file run names the file).
+    pub program: Option<String>,
 }
 
 impl From<Vec<Value>> for Args {
@@ -108,6 +110,7 @@ impl From<Vec<Value>> for Args {
         Self {
             values,
             words: None,
+            program: None,
         }
     }
 }

@@ -13,55 +13,93 @@ pub enum Code {
     Component(Component),
 }
 
+impl Code {
+    /// The engine it was loaded into: instances and linkers for it must use this one.
+    pub fn engine(&self) -> &Engine {
+        match self {
+            Code::Core(m) => m.engine(),
+            Code::Component(c) => c.engine(),
+        }
+    }
+}
+
+/// The engines a binary may be loaded into: the pooled one, and an on-demand one (same
+/// code-generation settings, so the same compiled bytes) for binaries whose memories,
+/// tables or instances do not fit a pool slot.
+pub struct Engines<'a> {
+    /// The runtime's engine (pooled, unless the runtime asked for none).
+    pub primary: &'a Engine,
+    /// Made on first need: most projects never need it.
+    pub fallback: &'a (dyn Fn() -> Result<Engine, String> + Sync),
+}
+
 /// Compiles `bytes` (already hash-verified as `sha`), using and filling the cache.
+///
+/// The code is compiled without an allocator (`precompile`) and cached at once, then
+/// loaded into the primary engine; one that refuses it for its pool's limits (two
+/// memories, a table of 47,000 elements, many core instances) gets it loaded into the
+/// on-demand engine instead. So nothing `wasmtime run` accepts is refused for the pool,
+/// and a refusal never throws a minute of compiling away.
 pub fn compile(
-    engine: &Engine,
+    engines: &Engines<'_>,
     cache: &CompileCache,
     bytes: &[u8],
     sha: &[u8; 32],
     kind: BinaryKind,
 ) -> Result<Code, String> {
     let path = cache.path_for(sha, kind);
-    if let Some(path) = &path {
-        if let Some(payload) = cache.read(path) {
-            // SAFETY: the payload was written by `CompileCache::write` from
-            // `serialize()` of this engine configuration, and its sha256 envelope
-            // checked out, so these are wasmtime's own bytes, unmodified. wasmtime
-            // re-checks version and engine compatibility itself.
-            let loaded = unsafe {
-                match kind {
-                    BinaryKind::CoreModule => Module::deserialize(engine, &payload).map(Code::Core),
-                    BinaryKind::Component => {
-                        Component::deserialize(engine, &payload).map(Code::Component)
-                    }
-                }
-            };
-            match loaded {
-                Ok(code) => {
-                    cache.record_hit();
-                    return Ok(code);
-                }
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), "compile cache entry refused by wasmtime ({e}); rebuilding it");
-                    cache.record_rejected();
-                }
+    if let Some(payload) = path.as_ref().and_then(|p| cache.read(p)) {
+        match load_anywhere(engines, &payload, kind) {
+            Ok(code) => {
+                cache.record_hit();
+                return Ok(code);
+            }
+            // A sound envelope wasmtime still refuses (another wasmtime's file, say):
+            // compile afresh and overwrite it.
+            Err(e) => {
+                tracing::warn!("compile cache entry refused by wasmtime ({e}); rebuilding it");
+                cache.record_rejected();
             }
         }
     }
     let compiled = match kind {
-        BinaryKind::CoreModule => Module::new(engine, bytes).map(Code::Core),
-        BinaryKind::Component => Component::new(engine, bytes).map(Code::Component),
+        BinaryKind::CoreModule => engines.primary.precompile_module(bytes),
+        BinaryKind::Component => engines.primary.precompile_component(bytes),
     }
     .map_err(|e| format!("invalid {}: {e:#}", kind.name()))?;
     if let Some(path) = &path {
-        let serialized = match &compiled {
-            Code::Core(m) => m.serialize(),
-            Code::Component(c) => c.serialize(),
-        };
-        match serialized {
-            Ok(payload) => cache.write(path, &payload),
-            Err(e) => tracing::warn!("cannot serialize compiled code for the cache: {e}"),
+        cache.write(path, &compiled);
+    }
+    load_anywhere(engines, &compiled, kind).map_err(|e| format!("invalid {}: {e:#}", kind.name()))
+}
+
+/// Loads compiled bytes into the primary engine, or into the on-demand one if the
+/// primary's pool cannot hold them. The primary's refusal is the error if both refuse.
+fn load_anywhere(
+    engines: &Engines<'_>,
+    payload: &[u8],
+    kind: BinaryKind,
+) -> wasmtime::Result<Code> {
+    let refused = match load(engines.primary, payload, kind) {
+        Ok(code) => return Ok(code),
+        Err(refused) => refused,
+    };
+    match (engines.fallback)() {
+        Ok(on_demand) => load(&on_demand, payload, kind).map_err(|_| refused),
+        Err(_) => Err(refused),
+    }
+}
+
+/// Loads compiled bytes into `engine`.
+fn load(engine: &Engine, payload: &[u8], kind: BinaryKind) -> wasmtime::Result<Code> {
+    // SAFETY: `payload` was produced by `precompile_*` of an engine with these
+    // code-generation settings, in this process or (from the cache) in an earlier one: the
+    // cache's sha256 envelope proves the bytes are the ones it wrote. wasmtime re-checks the
+    // version and compatibility itself.
+    unsafe {
+        match kind {
+            BinaryKind::CoreModule => Module::deserialize(engine, payload).map(Code::Core),
+            BinaryKind::Component => Component::deserialize(engine, payload).map(Code::Component),
         }
     }
-    Ok(compiled)
 }

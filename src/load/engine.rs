@@ -18,6 +18,9 @@ pub struct EngineOptions {
     pub max_wasm_stack: usize,
     /// Where compiled artifacts are cached; `None` disables the on-disk cache.
     pub cache_dir: Option<PathBuf>,
+    /// Instances come from the pool (`true`), or are allocated on demand, as `wasmtime
+    /// run` does: for a runtime that runs one program, a pool buys nothing.
+    pub pooling: bool,
 }
 
 impl Default for EngineOptions {
@@ -27,6 +30,7 @@ impl Default for EngineOptions {
             max_memory_bytes: 4 << 30,
             max_wasm_stack: 1 << 20,
             cache_dir: default_cache_dir(),
+            pooling: true,
         }
     }
 }
@@ -75,6 +79,10 @@ pub fn build(options: &EngineOptions) -> Result<Engine, String> {
         // The fiber stack must hold the wasm stack plus host frames.
         .async_stack_size(options.max_wasm_stack + (512 << 10))
         .memory_reservation(options.max_memory_bytes)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        .allocation_strategy(if options.pooling {
+            InstanceAllocationStrategy::Pooling(pool)
+        } else {
+            InstanceAllocationStrategy::OnDemand
+        });
     Engine::new(&config).map_err(|e| format!("cannot create the wasm engine: {e}"))
 }

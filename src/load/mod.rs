@@ -14,10 +14,8 @@ pub(crate) mod kind;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use wasmtime::Engine;
-
 pub(crate) use cache::CompileCache;
-pub(crate) use compile::Code;
+pub(crate) use compile::{Code, Engines};
 use hash::ExpectedHash;
 use kind::BinaryKind;
 
@@ -45,14 +43,14 @@ struct Verified {
 /// `diags`, with its location; an entry with a problem has no program.
 pub(crate) fn programs(
     registry: &Registry,
-    engine: &Engine,
+    engines: &Engines<'_>,
     cache: &CompileCache,
     only: Option<&[EntryId]>,
     diags: &mut Diagnostics,
 ) -> HashMap<EntryId, Arc<Program>> {
     let mut verified = Vec::new();
     for (entry, wasm) in registry.wasm_entries() {
-        if only.is_some_and(|only| !only.contains(&entry.id)) {
+        if only.is_some_and(|only| !only.contains(&entry.id)) || diags.has_problem(&entry.id) {
             continue;
         }
         let at = Location::entry(&entry.file, &entry.id);
@@ -69,14 +67,14 @@ pub(crate) fn programs(
             Err((field, message)) => diags.problem(at.with_field(field), message),
         }
     }
-    let compiled = compile_all(engine, cache, &verified);
+    let compiled = compile_all(engines, cache, &verified);
     let mut programs = HashMap::new();
     for v in &verified {
         match &compiled[&v.sha] {
             Err(message) => diags.problem(v.location.clone().with_field("path"), message),
             Ok(code) => {
-                let missing = imports::unsatisfied(engine, code, &v.declared);
-                if let Some(w) = imports::wippy_poll_warning(engine, code, &v.declared) {
+                let missing = imports::unsatisfied(code.engine(), code, &v.declared);
+                if let Some(w) = imports::wippy_poll_warning(code.engine(), code, &v.declared) {
                     diags.warn(v.location.clone().with_field("imports"), w);
                 }
                 for m in &missing {
@@ -109,14 +107,6 @@ fn read_and_verify(registry: &Registry, wasm: &WasmEntry) -> Result<Checked, Fie
     let fs = registry
         .fs_directory(&wasm.fs)
         .ok_or_else(|| ("fs", format!("filesystem not found: {}", wasm.fs)))?;
-    if fs.auto_init && !fs.directory.exists() {
-        std::fs::create_dir_all(&fs.directory).map_err(|e| {
-            (
-                "fs",
-                format!("cannot create {}: {e}", fs.directory.display()),
-            )
-        })?;
-    }
     let bytes = fsroot::read(&fs.directory, &wasm.path).map_err(|e| ("path", e))?;
     let sha = expected.verify(&bytes).map_err(|e| ("hash", e))?;
     let kind = BinaryKind::detect(&bytes).map_err(|e| ("path", format!("{}: {e}", wasm.path)))?;
@@ -126,7 +116,7 @@ fn read_and_verify(registry: &Registry, wasm: &WasmEntry) -> Result<Checked, Fie
 /// Compiles each distinct binary once, spreading them over the machine's cores (rayon's
 /// pool; wasmtime also parallelizes inside one module).
 fn compile_all(
-    engine: &Engine,
+    engines: &Engines<'_>,
     cache: &CompileCache,
     verified: &[Verified],
 ) -> HashMap<[u8; 32], Result<Code, String>> {
@@ -142,7 +132,7 @@ fn compile_all(
         .map(|v| {
             (
                 v.sha,
-                compile::compile(engine, cache, &v.bytes, &v.sha, v.kind),
+                compile::compile(engines, cache, &v.bytes, &v.sha, v.kind),
             )
         })
         .collect()

@@ -81,6 +81,9 @@ impl ProcessKind for LuaKind {
             let EntryConfig::Lua(lua) = &entry.config else {
                 continue;
             };
+            if diags.has_problem(&entry.id) {
+                continue;
+            }
             let at = Location::entry(&entry.file, &entry.id).with_field("source");
             let (source, name) = match &lua.source {
                 LuaSource::Inline(code) => (code.clone(), format!("{}", entry.id)),

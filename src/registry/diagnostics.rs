@@ -129,6 +129,14 @@ impl Diagnostics {
         self.problems.push(Problem::new(location, message));
     }
 
+    /// True if a problem was recorded against entry `id`: later stages skip it, so one
+    /// mistake is reported once.
+    pub fn has_problem(&self, id: &EntryId) -> bool {
+        self.problems
+            .iter()
+            .any(|p| p.location.entry.as_ref() == Some(id))
+    }
+
     /// Records a warning at `location`.
     pub fn warn(&mut self, location: Location, message: impl Into<String>) {
         self.warnings.push(Problem::new(location, message));

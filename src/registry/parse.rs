@@ -426,6 +426,10 @@ impl EntryParser<'_> {
         let host = self.required(at, "host", &raw.host);
         let process = process.and_then(|p| self.reference(at, "process", p));
         let host = host.and_then(|h| self.reference(at, "host", h));
+        self.diags.warn(
+            at.clone(),
+            "process.service is accepted but not run yet: this runtime does not supervise services, so its process does not start",
+        );
         Some(EntryConfig::Service(ServiceEntry {
             process: process?,
             host: host?,

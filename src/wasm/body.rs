@@ -60,7 +60,7 @@ async fn init_and_call(
             matches!(prepared.pre, Pre::Component { .. }),
             &settings,
             &pid,
-            args.words.as_deref(),
+            &args,
         ) {
             Ok(w) => w,
             Err(e) => return ExitReason::failed(e).into(),

@@ -14,23 +14,25 @@ mod prepared;
 mod state;
 mod wasi;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use wasmtime::Engine;
 
 use crate::kernel::kind::{ProcessKind, Ready, Spawnable};
 use crate::kernel::process::{Args, Body};
 use crate::load::engine::EngineOptions;
-use crate::load::CompileCache;
-use crate::registry::{Diagnostics, EntryId, Location, Registry, WasmEntry};
+use crate::load::{CompileCache, Engines};
+use crate::registry::{Diagnostics, EntryConfig, EntryId, Location, Registry, WasmEntry};
 use prepared::Prepared;
 use wasi::EnvSource;
 
-/// The wasm kind: one engine and compile cache for every entry.
+/// The wasm kind: one engine and compile cache for every entry, and an on-demand engine,
+/// made when first needed, for binaries the pool cannot hold.
 pub(crate) struct WasmKind {
     engine: Engine,
+    on_demand: OnceLock<Result<Engine, String>>,
+    options: EngineOptions,
     cache: CompileCache,
-    max_wasm_stack: usize,
 }
 
 impl WasmKind {
@@ -39,9 +41,22 @@ impl WasmKind {
         let cache = CompileCache::new(&engine, options.cache_dir.clone());
         Ok(Self {
             engine,
+            on_demand: OnceLock::new(),
+            options: options.clone(),
             cache,
-            max_wasm_stack: options.max_wasm_stack,
         })
+    }
+
+    fn on_demand(&self) -> Result<Engine, String> {
+        self.on_demand
+            .get_or_init(|| {
+                let options = EngineOptions {
+                    pooling: false,
+                    ..self.options.clone()
+                };
+                crate::load::engine::build(&options)
+            })
+            .clone()
     }
 
     pub fn cache(&self) -> &CompileCache {
@@ -56,27 +71,24 @@ impl ProcessKind for WasmKind {
         only: Option<&[EntryId]>,
         diags: &mut Diagnostics,
     ) -> Ready {
-        let mut stack_ok = Vec::new();
-        for (entry, wasm) in registry.wasm_entries() {
-            match stack_limit_problem(wasm, self.max_wasm_stack) {
-                Some(problem) => diags.problem(
-                    Location::entry(&entry.file, &entry.id).with_field("limits.max_stack_bytes"),
-                    problem,
-                ),
-                None => stack_ok.push(entry.id.clone()),
-            }
-        }
-        let programs = crate::load::programs(registry, &self.engine, &self.cache, only, diags);
+        init_directories(registry, diags);
+        let engines = Engines {
+            primary: &self.engine,
+            fallback: &|| self.on_demand(),
+        };
+        let programs = crate::load::programs(registry, &engines, &self.cache, only, diags);
         let env = Arc::new(EnvSource::from_registry(registry));
         let mut spawnable: Ready = Vec::new();
         for (entry, wasm) in registry.wasm_entries() {
-            let Some(program) = programs.get(&entry.id) else {
-                continue; // not selected, or refused above
-            };
-            if !stack_ok.contains(&entry.id) {
+            if let Some(problem) = stack_limit_problem(wasm, self.options.max_wasm_stack) {
+                let at = Location::entry(&entry.file, &entry.id);
+                diags.problem(at.with_field("limits.max_stack_bytes"), problem);
                 continue;
             }
-            match prepared::prepare(&self.engine, program, wasm) {
+            let Some(program) = programs.get(&entry.id) else {
+                continue; // not selected, or refused
+            };
+            match prepared::prepare(program.code.engine(), program, wasm) {
                 Ok(prepared) => spawnable.push((
                     entry.id.clone(),
                     Arc::new(WasmEntryReady {
@@ -114,6 +126,24 @@ impl Spawnable for WasmEntryReady {
 
     fn reads_events(&self) -> bool {
         false
+    }
+}
+
+/// Creates every `fs.directory` marked `auto_init` that does not exist yet: the one
+/// binaries are read from, and the ones guests mount alike.
+fn init_directories(registry: &Registry, diags: &mut Diagnostics) {
+    for entry in registry.entries() {
+        let EntryConfig::FsDirectory(fs) = &entry.config else {
+            continue;
+        };
+        if fs.auto_init && !fs.directory.exists() {
+            if let Err(e) = std::fs::create_dir_all(&fs.directory) {
+                diags.problem(
+                    Location::entry(&entry.file, &entry.id).with_field("directory"),
+                    format!("cannot create {}: {e}", fs.directory.display()),
+                );
+            }
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use super::prepared::Prepared;
 use super::state::Wasi;
 use crate::kernel::output::Stream;
 use crate::kernel::pid::Pid;
-use crate::kernel::process::RunSettings;
+use crate::kernel::process::{Args, RunSettings};
 use crate::registry::{EntryConfig, EntryId, EnvStorage, Registry, StdioMode};
 
 /// The values `env.variable` entries resolve to, and where each mount lives on the host.
@@ -53,12 +53,12 @@ pub fn build_wasi(
     preview2: bool,
     settings: &RunSettings,
     pid: &Pid,
-    words: Option<&[String]>,
+    args: &Args,
 ) -> Result<Wasi, String> {
     let wasi = &prepared.config.wasi;
     let mut b = WasiCtxBuilder::new();
-    b.arg(prepared.id.name());
-    match words {
+    b.arg(args.program.as_deref().unwrap_or(prepared.id.name()));
+    match args.words.as_deref() {
         Some(words) if wasi.args.is_empty() => b.args(words),
         _ => b.args(&wasi.args),
     };
