@@ -35,7 +35,7 @@ def paths_in(text):
     """Every `crate::...` / `super::...` path, with `use a::{b::c, d}` groups expanded."""
     text = re.sub(r"//.*", "", text)
     found = []
-    for m in re.finditer(r"(?<!pub\()\b(crate|super)((?:::[A-Za-z_][A-Za-z0-9_]*)*)(::\{([^{}]*)\})?", text):
+    for m in re.finditer(r"(?<!pub\()\b(crate|super)\b((?:::[A-Za-z_][A-Za-z0-9_]*)*)(::\{([^{}]*)\})?", text):
         head = [m.group(1)] + [p for p in m.group(2).split("::") if p]
         found.append(head)
         if m.group(4):
