@@ -454,3 +454,37 @@ fn ten_problems_of_every_kind_come_from_one_check() {
         );
     }
 }
+
+/// What `wippy run` would refuse about commands, `check` finds: a name it reads as
+/// something else, and commands with no host to run on.
+#[test]
+fn commands_that_cannot_run_are_found_at_load() {
+    let command = |name: &str| {
+        worker_entry(&format!("    meta:\n      command: {{name: \"{name}\"}}\n"))
+            .replace("name: w\n", &format!("name: c{}\n", name.len()))
+    };
+    let index = index_with(&(command("list") + &command("tool.wasm")));
+    let errors = load(&index).err().unwrap().to_string();
+    assert!(
+        errors.contains("field meta.command.name: command name \"list\" cannot be run: `wippy run list` lists the commands"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("command name \"tool.wasm\" cannot be run"),
+        "{errors}"
+    );
+
+    let dir = project(&[("_index.yaml", &index_with(&command("go")))]);
+    let cache = tempfile::tempdir().unwrap();
+    let checked = check_with_cache(dir.path(), cache.path());
+    assert!(checked.is_ok(), "{:?}", checked.problems);
+    let warnings: Vec<String> = checked.warnings.iter().map(|w| w.to_string()).collect();
+    for host in ["terminal.host", "process.host"] {
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains(&format!("the project has commands but no {host}"))),
+            "{warnings:?}"
+        );
+    }
+}

@@ -2,6 +2,7 @@
 
 mod adhoc;
 mod check;
+mod interrupt;
 mod run;
 mod wasmtime_flags;
 
@@ -122,6 +123,7 @@ fn parse_env(text: &str) -> Result<(String, String), String> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    interrupt::install();
     // Guests share this process's stderr (a terminal host inherits it): by default only
     // our own warnings are logged, not the crates' below us (wasmtime-wasi warns on guest
     // behaviour, e.g. an unimplemented `sock_shutdown`), and colour only on a terminal.

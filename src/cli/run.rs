@@ -2,19 +2,12 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use wippy_wasm::registry::{EntryConfig, Registry};
-use wippy_wasm::{
-    ExitReason, ExitResult, Mailbox, Pid, Runtime, RuntimeBuilder, RuntimeError, Value,
-};
+use wippy_wasm::{ExitReason, ExitResult, Mailbox, Runtime, RuntimeBuilder, RuntimeError, Value};
 
-use super::{adhoc, FileFlags};
-
-/// The exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
-const INTERRUPTED: u8 = 130;
+use super::{adhoc, interrupt, FileFlags};
 
 pub fn run(project: &Path, name: &str, args: &[String], flags: &FileFlags) -> ExitCode {
     if name.ends_with(".wasm") || (name.contains('/') && Path::new(name).is_file()) {
@@ -153,20 +146,6 @@ fn execute(
     words: &[String],
 ) -> Result<ExitResult, u8> {
     let mailbox = Mailbox::new();
-    let presses = Arc::new(AtomicUsize::new(0));
-    // The handler goes in before the spawn: a signal that arrives as soon as the guest
-    // starts (it may print first) must find it, not the default action.
-    let target: Arc<OnceLock<Pid>> = Arc::default();
-    let handle = runtime.handle();
-    let (handler_presses, handler_target) = (presses.clone(), target.clone());
-    let _ = ctrlc::set_handler(move || {
-        if handler_presses.fetch_add(1, Ordering::SeqCst) > 0 {
-            std::process::exit(INTERRUPTED.into());
-        }
-        if let Some(pid) = handler_target.get() {
-            handle.terminate(pid);
-        }
-    });
     let spawned = match program {
         Some(program) => runtime.spawn_program(&mailbox, entry, host, program, words),
         None => runtime.spawn_command(&mailbox, entry, host, words),
@@ -175,19 +154,15 @@ fn execute(
         Ok(pid) => pid,
         Err(e) => return Ok(ExitReason::failed(e.to_string()).into()),
     };
-    let _ = target.set(pid.clone());
-    if presses.load(Ordering::SeqCst) > 0 {
-        // Pressed while spawning, before the handler knew the process.
-        runtime.terminate(&pid);
-    }
+    interrupt::watch(runtime.handle(), pid.clone());
     let exit = loop {
         if let Some(event) = mailbox.receive(Duration::from_secs(3600)) {
             break event;
         }
     };
-    if presses.load(Ordering::SeqCst) > 0 {
+    if interrupt::pressed() {
         eprintln!("wippy: interrupted; process {pid} closed");
-        return Err(INTERRUPTED);
+        return Err(interrupt::INTERRUPTED);
     }
     Ok(exit.result)
 }

@@ -6,30 +6,52 @@ use std::path::{Path, PathBuf};
 const SKIPPED_DIRS: &[&str] = &["target", ".git", "node_modules"];
 
 /// Every `_index.yaml` below `root`, in a stable (sorted) order. Symlinked folders are not
-/// followed, so a link cannot pull files from outside the project or loop.
+/// followed, so a link cannot pull files from outside the project or loop; nor are other
+/// filesystems mounted inside it (`/proc`, `/sys` when the project is `/`). A folder that
+/// cannot be read, or another filesystem, is skipped and named in `skipped`.
 ///
 /// # Errors
 ///
-/// A message if `root` is not a folder, a folder below it cannot be read, or no
-/// `_index.yaml` is found.
-pub fn index_files(root: &Path) -> Result<Vec<PathBuf>, String> {
-    if !root.is_dir() {
-        return Err(format!("project folder not found: {}", root.display()));
-    }
+/// When `root` is not a readable folder, or holds no `_index.yaml` at all.
+pub fn index_files(
+    root: &Path,
+    skipped: &mut Vec<(PathBuf, String)>,
+) -> Result<Vec<PathBuf>, String> {
+    use std::os::unix::fs::MetadataExt;
+    let root_device = std::fs::metadata(root)
+        .ok()
+        .filter(|m| m.is_dir())
+        .ok_or_else(|| format!("project folder not found: {}", root.display()))?
+        .dev();
     let mut found = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir)
-            .map_err(|e| format!("cannot read folder {}: {e}", dir.display()))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| format!("cannot read folder {}: {e}", dir.display()))?;
-            let file_type = entry
-                .file_type()
-                .map_err(|e| format!("cannot read {}: {e}", entry.path().display()))?;
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if dir == root => {
+                return Err(format!("cannot read folder {}: {e}", dir.display()))
+            }
+            Err(e) => {
+                skipped.push((dir, format!("cannot read this folder ({e}); skipped")));
+                continue;
+            }
+        };
+        for entry in entries.flatten() {
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
             let name = entry.file_name();
             if file_type.is_dir() {
-                if !SKIPPED_DIRS.iter().any(|s| name == *s) {
-                    stack.push(entry.path());
+                if SKIPPED_DIRS.iter().any(|s| name == *s) {
+                    continue;
+                }
+                let path = entry.path();
+                match entry.metadata() {
+                    Ok(m) if m.dev() != root_device => skipped.push((
+                        path,
+                        "another filesystem is mounted here; not scanned".to_owned(),
+                    )),
+                    _ => stack.push(path),
                 }
             } else if name == "_index.yaml" && file_type.is_file() {
                 // Regular files only: not a symlink, and not a FIFO (reading it would

@@ -55,7 +55,12 @@ impl Registry {
     /// meaningful if no problem was recorded.
     pub fn load_into(root: &Path, diags: &mut Diagnostics) -> Registry {
         let mut registry = Registry::empty(root);
-        let files = match discover::index_files(root) {
+        let mut skipped = Vec::new();
+        let files = discover::index_files(root, &mut skipped);
+        for (folder, why) in skipped {
+            diags.warn(Location::file(&folder), why);
+        }
+        let files = match files {
             Ok(files) => files,
             Err(message) => {
                 diags.problem(Location::file(root), message);
@@ -158,6 +163,20 @@ impl Registry {
         for entry in &self.entries {
             let at = Location::entry(&entry.file, &entry.id);
             if let Some(cmd) = &entry.command {
+                // `wippy run NAME` reads `list` as the listing and a path as a file.
+                let unrunnable = if cmd.name == "list" {
+                    Some("`wippy run list` lists the commands")
+                } else if cmd.name.ends_with(".wasm") || cmd.name.contains('/') {
+                    Some("`wippy run` reads it as a file to run")
+                } else {
+                    None
+                };
+                if let Some(why) = unrunnable {
+                    diags.problem(
+                        at.clone().with_field("meta.command.name"),
+                        format!("command name {:?} cannot be run: {why}", cmd.name),
+                    );
+                }
                 if let Some(other) = commands.insert(&cmd.name, &entry.id) {
                     diags.problem(
                         at.clone().with_field("meta.command.name"),
@@ -232,6 +251,20 @@ impl Registry {
                     }
                 }
                 _ => {}
+            }
+        }
+        // Commands run on a terminal.host and spawn on a process.host: without them,
+        // `wippy run` refuses every command, so say so here too.
+        let has = |kind: &str| self.entries.iter().any(|e| e.kind == kind);
+        if let Some(first) = self.entries.iter().find(|e| e.command.is_some()) {
+            let at = Location::entry(&first.file, &first.id).with_field("meta.command");
+            for host in ["terminal.host", "process.host"] {
+                if !has(host) {
+                    diags.warn(
+                        at.clone(),
+                        format!("the project has commands but no {host}: `wippy run` refuses them until one is added"),
+                    );
+                }
             }
         }
     }

@@ -226,8 +226,18 @@ impl EntryParser<'_> {
             },
         };
         let base = self.file.parent().unwrap_or(Path::new("."));
+        // Without `.` components, so messages show `./data`, not `././data`.
+        let directory: std::path::PathBuf = base
+            .join(directory)
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect();
         Some(EntryConfig::FsDirectory(FsDirectory {
-            directory: base.join(directory),
+            directory: if directory.as_os_str().is_empty() {
+                ".".into()
+            } else {
+                directory
+            },
             auto_init: raw.auto_init,
             mode,
         }))
