@@ -189,8 +189,9 @@ impl RuntimeBuilder {
         self
     }
 
-    /// The cap (and virtual reservation) of each linear memory; 4 GiB by default, which
-    /// lets 32-bit memories skip bounds checks. `limits.memory_bytes` caps real use.
+    /// The cap (and virtual reservation) of each linear memory in the pool; 4 GiB by
+    /// default, which lets 32-bit memories skip bounds checks. `limits.memory_bytes` caps
+    /// real use, pooled or not.
     pub fn max_memory_bytes(&mut self, bytes: u64) -> &mut Self {
         self.engine.max_memory_bytes = bytes;
         self
@@ -304,7 +305,8 @@ impl RuntimeBuilder {
     }
 
     /// Checks `project` exactly as [`RuntimeBuilder::build`] would load it, without
-    /// starting anything: `wippy check` is this.
+    /// starting hosts or processes: `wippy check` is this. Like a load, it fills the
+    /// compile cache and creates the `fs.directory` folders marked `auto_init`.
     pub fn check(&self, project: &Project) -> Checked {
         // Checking instantiates nothing: one pool slot. The code-generation settings, and
         // so the compile-cache key, stay the same as for a run.

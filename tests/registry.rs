@@ -464,7 +464,11 @@ fn commands_that_cannot_run_are_found_at_load() {
             .replace("name: w\n", &format!("name: c{}\n", name.len()))
     };
     let index = index_with(&(command("list") + &command("tool.wasm")));
-    let errors = load(&index).err().unwrap().to_string();
+    let dir = project(&[("_index.yaml", &index)]);
+    let cache = tempfile::tempdir().unwrap();
+    let checked = check_with_cache(dir.path(), cache.path());
+    assert!(checked.is_ok(), "still loads: {:?}", checked.problems);
+    let errors: String = checked.warnings.iter().map(|w| format!("{w}\n")).collect();
     assert!(
         errors.contains("field meta.command.name: command name \"list\" cannot be run: `wippy run list` lists the commands"),
         "{errors}"
@@ -487,4 +491,29 @@ fn commands_that_cannot_run_are_found_at_load() {
             "{warnings:?}"
         );
     }
+}
+
+/// A sound cache file is bound to its binary and engine: one copied under another
+/// binary's name is refused and rebuilt, never run as the other binary's code.
+#[test]
+fn a_cache_file_copied_under_another_binarys_name_is_refused() {
+    let cache_dir = tempfile::tempdir().unwrap();
+    let files = || -> std::collections::BTreeSet<std::path::PathBuf> {
+        std::fs::read_dir(cache_dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    };
+    let worker = project(&[("_index.yaml", &index_with(&worker_entry("")))]);
+    check_dir(worker.path(), cache_dir.path()).unwrap();
+    let worker_file = files().into_iter().next().unwrap();
+    let other = guest("m", "misbehave.wasm", "spin", "");
+    let misbehave = project(&[("_index.yaml", &index_with(&other))]);
+    check_dir(misbehave.path(), cache_dir.path()).unwrap();
+    let misbehave_file = files().into_iter().find(|f| *f != worker_file).unwrap();
+
+    std::fs::copy(&worker_file, &misbehave_file).unwrap();
+    let again = check_dir(misbehave.path(), cache_dir.path()).unwrap();
+    assert_eq!((again.cache.rejected, again.cache.hits), (1, 0));
+    assert_eq!(again.spawnable, 1);
 }

@@ -112,36 +112,33 @@ pub fn project_for(file: &Path, flags: &FileFlags) -> Result<AdHoc, String> {
         }
     }
 
-    let (method, imports): (String, &[&str]) = match kind {
+    // As `wasmtime run`: sockets and wasi:http only when `-S inherit-network` or `-S
+    // http` asks for them.
+    let (method, imports): (String, Vec<&str>) = match kind {
         BinaryKind::CoreModule => (
             flags.invoke.clone().unwrap_or_else(|| "_start".to_owned()),
-            &["wasi1"],
+            vec!["wasi1"],
         ),
-        // Sockets stay off, as with `wasmtime run` (no `-S inherit-network`).
-        BinaryKind::Component => (
-            flags
+        BinaryKind::Component => {
+            let mut imports = vec![
+                "wasi:cli",
+                "wasi:io",
+                "wasi:clocks",
+                "wasi:filesystem",
+                "wasi:random",
+            ];
+            if flags.http {
+                imports.push("wasi:http");
+            }
+            if flags.network {
+                imports.push("wasi:sockets");
+            }
+            let method = flags
                 .invoke
                 .clone()
-                .unwrap_or_else(|| "wasi:cli/run#run".to_owned()),
-            if flags.http {
-                &[
-                    "wasi:cli",
-                    "wasi:io",
-                    "wasi:clocks",
-                    "wasi:filesystem",
-                    "wasi:random",
-                    "wasi:http",
-                ]
-            } else {
-                &[
-                    "wasi:cli",
-                    "wasi:io",
-                    "wasi:clocks",
-                    "wasi:filesystem",
-                    "wasi:random",
-                ]
-            },
-        ),
+                .unwrap_or_else(|| "wasi:cli/run#run".to_owned());
+            (method, imports)
+        }
     };
     let mut limits = Vec::new();
     if let Some(f) = flags.fuel {

@@ -12,7 +12,19 @@ use wippy_wasm::{Pid, RuntimeHandle};
 pub const INTERRUPTED: u8 = 130;
 
 static PRESSES: AtomicUsize = AtomicUsize::new(0);
-static RUNNING: Mutex<Option<(RuntimeHandle, Pid)>> = Mutex::new(None);
+
+/// What a first press does.
+enum State {
+    /// Loading (or done): stop at once, with a message.
+    Idle,
+    /// A process is being spawned: remember the press; `watch` acts on it, so the process
+    /// still Closes.
+    Starting,
+    /// A process runs: terminate it (it Closes, then wippy exits 130).
+    Running(RuntimeHandle, Pid),
+}
+
+static STATE: Mutex<State> = Mutex::new(State::Idle);
 
 /// Installs the handler; call once, first thing.
 pub fn install() {
@@ -20,11 +32,12 @@ pub fn install() {
         if PRESSES.fetch_add(1, Ordering::SeqCst) > 0 {
             std::process::exit(INTERRUPTED.into());
         }
-        match RUNNING.lock().unwrap().as_ref() {
-            Some((runtime, pid)) => {
+        match &*STATE.lock().unwrap() {
+            State::Running(runtime, pid) => {
                 runtime.terminate(pid);
             }
-            None => {
+            State::Starting => {}
+            State::Idle => {
                 eprintln!("wippy: interrupted");
                 std::process::exit(INTERRUPTED.into());
             }
@@ -32,13 +45,23 @@ pub fn install() {
     });
 }
 
+/// A process is about to be spawned: a press now is held for [`watch`].
+pub fn starting() {
+    *STATE.lock().unwrap() = State::Starting;
+}
+
 /// From now on a press terminates `pid` (at once, if one came while it was spawned).
 pub fn watch(runtime: RuntimeHandle, pid: Pid) {
-    let mut running = RUNNING.lock().unwrap();
+    let mut state = STATE.lock().unwrap();
     if pressed() {
         runtime.terminate(&pid);
     }
-    *running = Some((runtime, pid));
+    *state = State::Running(runtime, pid);
+}
+
+/// The process has ended: a first press from now on stops at once.
+pub fn done() {
+    *STATE.lock().unwrap() = State::Idle;
 }
 
 /// True once Ctrl-C (or SIGTERM, SIGHUP) has come.

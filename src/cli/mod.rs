@@ -92,12 +92,15 @@ pub struct FileFlags {
     #[arg(short = 'W', value_name = "OPT[=VAL]")]
     pub wasm_options: Vec<String>,
     /// wasmtime's WASI options: http (outgoing wasi:http, off unless asked, as in
-    /// wasmtime), inherit-env, cli. Repeatable, or comma-separated.
+    /// wasmtime), inherit-network, inherit-env, cli. Repeatable, or comma-separated.
     #[arg(short = 'S', value_name = "OPT[=VAL]")]
     pub wasi_options: Vec<String>,
     /// Set by `-S http`: a component may make outgoing HTTP requests.
     #[arg(skip)]
     pub http: bool,
+    /// Set by `-S inherit-network`: the guest gets sockets and the host's network.
+    #[arg(skip)]
+    pub network: bool,
 }
 
 impl FileFlags {

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use wippy_wasm::registry::{EntryConfig, Registry};
-use wippy_wasm::{ExitReason, ExitResult, Mailbox, Runtime, RuntimeBuilder, RuntimeError, Value};
+use wippy_wasm::{
+    ExitReason, ExitResult, Limit, Mailbox, Runtime, RuntimeBuilder, RuntimeError, Value,
+};
 
 use super::{adhoc, interrupt, FileFlags};
 
@@ -146,13 +148,17 @@ fn execute(
     words: &[String],
 ) -> Result<ExitResult, u8> {
     let mailbox = Mailbox::new();
+    interrupt::starting();
     let spawned = match program {
         Some(program) => runtime.spawn_program(&mailbox, entry, host, program, words),
         None => runtime.spawn_command(&mailbox, entry, host, words),
     };
     let pid = match spawned {
         Ok(pid) => pid,
-        Err(e) => return Ok(ExitReason::failed(e.to_string()).into()),
+        Err(e) => {
+            interrupt::done();
+            return Ok(ExitReason::failed(e.to_string()).into());
+        }
     };
     interrupt::watch(runtime.handle(), pid.clone());
     let exit = loop {
@@ -160,6 +166,7 @@ fn execute(
             break event;
         }
     };
+    interrupt::done();
     if interrupt::pressed() {
         eprintln!("wippy: interrupted; process {pid} closed");
         return Err(interrupt::INTERRUPTED);
@@ -208,7 +215,13 @@ fn exit_status(result: Result<ExitResult, u8>, rules: Rules) -> ExitCode {
     }
     if let Some(error) = result.error() {
         eprintln!("Error: {error}");
-        let trapped = result.reason.is_trap() || result.reason.limit().is_some();
+        // wasmtime reports running out of fuel and an epoch deadline as traps; a full
+        // handle table is an error there, not a trap.
+        let trapped = result.reason.is_trap()
+            || matches!(
+                result.reason.limit(),
+                Some(Limit::Fuel { .. } | Limit::ExecutionTime { .. })
+            );
         return match (rules, trapped) {
             (Rules::File { .. }, true) => ExitCode::from(TRAPPED),
             _ => ExitCode::FAILURE,

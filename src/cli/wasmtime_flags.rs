@@ -90,19 +90,23 @@ fn wasi_option(flags: &mut FileFlags, option: &str) -> Result<(), String> {
     let flag = format!("-S {key}");
     match key {
         "http" => flags.http = yes(&flag, value)?,
+        // Sockets are linked and the host's network granted, as `wasmtime run` does.
+        "inherit-network" => flags.network = yes(&flag, value)?,
         "inherit-env" if yes(&flag, value)? => {
             let given: Vec<String> = flags.env.iter().map(|(k, _)| k.clone()).collect();
             // `--env` given on the command line wins over the inherited value.
-            flags
-                .env
-                .extend(std::env::vars().filter(|(k, _)| !given.contains(k)));
+            // A variable that is not valid Unicode cannot be passed as text: skipped.
+            let inherited = std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .filter(|(k, _)| !given.contains(k));
+            flags.env.extend(inherited.collect::<Vec<_>>());
         }
         "inherit-env" => {}
         // The command-line interfaces are always there.
         "cli" if yes(&flag, value)? => {}
         _ => {
             return Err(format!(
-                "-S {option} is not supported by wippy run (supported: http, inherit-env, cli)"
+                "-S {option} is not supported by wippy run (supported: http, inherit-network, inherit-env, cli)"
             ))
         }
     }

@@ -157,13 +157,15 @@ impl Executor {
                     return v;
                 }
             }
-            self.turn(woken.load(std::sync::atomic::Ordering::Acquire));
+            self.turn(&woken);
         }
     }
 
     /// One round: run what is queued, fire due timers, and park if nothing is runnable
-    /// (unless `keep_going`: the caller has more to do at once).
-    fn turn(&self, keep_going: bool) {
+    /// (unless `woken`: the `block_on` future has more to do at once, such as spawns
+    /// waiting in a worker's inbox).
+    fn turn(&self, woken: &std::sync::atomic::AtomicBool) {
+        use std::sync::atomic::Ordering::Acquire;
         let mut batch = self.batch.borrow_mut();
         std::mem::swap(&mut *self.remote.queue.lock().unwrap(), &mut *batch);
         let ran = !batch.is_empty();
@@ -196,7 +198,7 @@ impl Executor {
         }
         drop(batch);
         self.local.fire_timers();
-        if ran || keep_going || !self.remote.queue.lock().unwrap().is_empty() {
+        if ran || woken.load(Acquire) || !self.remote.queue.lock().unwrap().is_empty() {
             return;
         }
         let next = self.local.timers.borrow().next_deadline();
@@ -205,7 +207,9 @@ impl Executor {
                 // Nothing can run before the next deadline: jump to it. Still give
                 // cross-thread wakes (already queued) a chance first.
                 self.park(Some(Duration::ZERO));
-                if self.remote.queue.lock().unwrap().is_empty() {
+                // Nor a wake of the `block_on` future: a spawn that arrived meanwhile
+                // starts before the clock moves.
+                if self.remote.queue.lock().unwrap().is_empty() && !woken.load(Acquire) {
                     self.local.virtual_now.set(deadline.max(self.local.now()));
                 }
             }

@@ -163,9 +163,26 @@ impl Host {
         clock: ClockKind,
         limits: HostLimits,
     ) -> std::io::Result<Arc<Host>> {
-        let workers = (0..workers.max(1))
-            .map(|i| start_worker(&id, i, clock, settings.trace))
-            .collect::<std::io::Result<Vec<_>>>()?;
+        let mut started = Vec::new();
+        for i in 0..workers.max(1) {
+            match start_worker(&id, i, clock, settings.trace) {
+                Ok(worker) => started.push(worker),
+                Err(e) => {
+                    // The ones already running stop (they have no process yet).
+                    for w in &started {
+                        w.inbox.closed.store(true, Ordering::Release);
+                        w.inbox.wake();
+                    }
+                    for w in &started {
+                        if let Some(thread) = w.thread.lock().unwrap().take() {
+                            let _ = thread.join();
+                        }
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let workers = started;
         Ok(Arc::new(Host {
             id: Arc::new(id),
             workers,

@@ -100,9 +100,18 @@ impl Kernel {
                 trace: options.trace,
                 log: options.log.clone(),
             });
-            let host = Host::start(entry.id.clone(), workers, settings, options.clock, limits)
-                .map_err(|e| format!("cannot start host {}: {e}", entry.id))?;
-            hosts.insert(entry.id.clone(), host);
+            match Host::start(entry.id.clone(), workers, settings, options.clock, limits) {
+                Ok(host) => {
+                    hosts.insert(entry.id.clone(), host);
+                }
+                Err(e) => {
+                    // The hosts already running stop: nothing may outlive a failed start.
+                    for host in hosts.values() {
+                        host.shutdown(Instant::now() + options.shutdown_timeout);
+                    }
+                    return Err(format!("cannot start host {}: {e}", entry.id));
+                }
+            }
         }
         let hosts_by_name = hosts
             .iter()

@@ -47,8 +47,8 @@ pub fn compile(
     sha: &[u8; 32],
     kind: BinaryKind,
 ) -> Result<Code, String> {
-    let path = cache.path_for(sha, kind);
-    if let Some(payload) = path.as_ref().and_then(|p| cache.read(p)) {
+    let entry = cache.entry_for(sha, kind);
+    if let Some(payload) = entry.as_ref().and_then(|e| cache.read(e)) {
         match load_anywhere(engines, &payload, kind) {
             Ok(code) => {
                 cache.record_hit();
@@ -67,8 +67,8 @@ pub fn compile(
         BinaryKind::Component => engines.primary.precompile_component(bytes),
     }
     .map_err(|e| format!("invalid {}: {e:#}", kind.name()))?;
-    if let Some(path) = &path {
-        cache.write(path, &compiled);
+    if let Some(entry) = &entry {
+        cache.write(entry, &compiled);
     }
     load_anywhere(engines, &compiled, kind).map_err(|e| format!("invalid {}: {e:#}", kind.name()))
 }
@@ -93,9 +93,10 @@ fn load_anywhere(
 /// Loads compiled bytes into `engine`.
 fn load(engine: &Engine, payload: &[u8], kind: BinaryKind) -> wasmtime::Result<Code> {
     // SAFETY: `payload` was produced by `precompile_*` of an engine with these
-    // code-generation settings, in this process or (from the cache) in an earlier one: the
-    // cache's sha256 envelope proves the bytes are the ones it wrote. wasmtime re-checks the
-    // version and compatibility itself.
+    // code-generation settings: just now, or (from the cache) in an earlier run, the cache's
+    // envelope showing the file undamaged and written for this binary and engine. (It is
+    // no defence against someone who can write the cache folder: see `cache`.) wasmtime
+    // re-checks the version and compatibility itself.
     unsafe {
         match kind {
             BinaryKind::CoreModule => Module::deserialize(engine, payload).map(Code::Core),

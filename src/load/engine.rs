@@ -57,11 +57,16 @@ pub(crate) const KEEP_RESIDENT: usize = 128 << 10;
 pub fn build(options: &EngineOptions) -> Result<Engine, String> {
     let mut pool = PoolingAllocationConfig::new();
     let n = options.max_instances.max(1);
+    // The per-component maxima equal the totals: the pool then refuses at load (not at
+    // every spawn) a component that could never fit, and it goes to the on-demand engine.
     pool.total_core_instances(n)
         .total_component_instances(n)
         .total_memories(n)
         .total_tables(n)
         .total_stacks(n)
+        .max_core_instances_per_component(n)
+        .max_memories_per_component(n)
+        .max_tables_per_component(n)
         .max_memory_size(options.max_memory_bytes as usize)
         // Reset the first pages of a freed slot with memset instead of madvise: with
         // worker threads on several cores every madvise is a TLB shootdown to all of
@@ -77,7 +82,7 @@ pub fn build(options: &EngineOptions) -> Result<Engine, String> {
         .concurrency_support(false)
         .max_wasm_stack(options.max_wasm_stack)
         // The fiber stack must hold the wasm stack plus host frames.
-        .async_stack_size(options.max_wasm_stack + (512 << 10))
+        .async_stack_size(options.max_wasm_stack.saturating_add(512 << 10))
         .memory_reservation(options.max_memory_bytes)
         .allocation_strategy(if options.pooling {
             InstanceAllocationStrategy::Pooling(pool)

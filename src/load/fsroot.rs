@@ -45,14 +45,12 @@ pub fn read(root: &Path, path: &str) -> Result<Vec<u8>, String> {
     let mut options = OpenOptions::new();
     options.read(true).custom_flags(libc::O_NONBLOCK);
     let mut file = dir.open_with(&relative, &options).map_err(|e| {
-        match e.kind() {
-            std::io::ErrorKind::NotFound => format!("failed to open file: {path}"),
-            // cap-std's refusal of a step outside the directory carries no OS error;
-            // `..` was refused above, so the way out was a symlink.
-            std::io::ErrorKind::PermissionDenied if e.raw_os_error().is_none() => {
-                fail(&"the path leaves its filesystem root through a symlink")
-            }
-            _ => fail(&e),
+        if e.kind() == std::io::ErrorKind::NotFound {
+            format!("failed to open file: {path}")
+        } else if escaped(&e) {
+            fail(&"the path leaves its filesystem root through a symlink (an absolute symlink counts as leaving)")
+        } else {
+            fail(&e)
         }
     })?;
     let meta = file.metadata().map_err(|e| fail(&e))?;
@@ -70,6 +68,17 @@ pub fn read(root: &Path, path: &str) -> Result<Vec<u8>, String> {
     let mut bytes = Vec::with_capacity(size as usize);
     file.read_to_end(&mut bytes).map_err(|e| fail(&e))?;
     Ok(bytes)
+}
+
+/// cap-std's refusal of a step out of the directory: its own error (no OS code), or
+/// `openat2`'s `EXDEV`. `..` is refused before, so the way out was a symlink; an absolute
+/// one is refused too (it is resolved beneath the root, where `/` is not).
+pub(crate) fn escaped(e: &std::io::Error) -> bool {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => e.raw_os_error().is_none(),
+        std::io::ErrorKind::CrossesDevices => true,
+        _ => false,
+    }
 }
 
 /// 1 GiB: far above any real module (a CPython build is ~30 MB).

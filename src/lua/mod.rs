@@ -39,6 +39,10 @@ pub use convert::{from_lua, to_lua};
 /// Lua VM instructions per Step: a busy script yields after this many.
 pub(crate) const INSTRUCTION_SLICE: u32 = 10_000;
 
+/// The largest `file://` script read (16 MiB): checked before reading, so a sparse huge
+/// file cannot take the host's memory at load.
+const MAX_SCRIPT_BYTES: u64 = 16 << 20;
+
 /// Memory a Lua process may allocate.
 pub(crate) const MEMORY_LIMIT: usize = 256 << 20;
 
@@ -172,14 +176,20 @@ fn read_script(root: &Path, path: &Path) -> Result<String, String> {
         .open_with(&inside, &options)
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => open_failed(path),
-            // cap-std's refusal of a step out of the directory carries no OS error.
-            std::io::ErrorKind::PermissionDenied if e.raw_os_error().is_none() => {
-                outside(" through a symlink")
+            _ if crate::load::fsroot::escaped(&e) => {
+                outside(" through a symlink (an absolute symlink counts as leaving)")
             }
             _ => failed(&e),
         })?;
-    if !file.metadata().map_err(|e| failed(&e))?.is_file() {
+    let meta = file.metadata().map_err(|e| failed(&e))?;
+    if !meta.is_file() {
         return Err(failed(&"not a regular file"));
+    }
+    if meta.len() > MAX_SCRIPT_BYTES {
+        return Err(failed(&format_args!(
+            "{} bytes is more than a script may be ({MAX_SCRIPT_BYTES})",
+            meta.len()
+        )));
     }
     let mut text = String::new();
     file.read_to_string(&mut text)

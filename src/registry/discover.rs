@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 const SKIPPED_DIRS: &[&str] = &["target", ".git", "node_modules"];
 
 /// Every `_index.yaml` below `root`, in a stable (sorted) order. Symlinked folders are not
-/// followed, so a link cannot pull files from outside the project or loop; nor are other
-/// filesystems mounted inside it (`/proc`, `/sys` when the project is `/`). A folder that
-/// cannot be read, or another filesystem, is skipped and named in `skipped`.
+/// followed, so a link cannot pull files from outside the project or loop; nor are the
+/// kernel's pseudo-filesystems mounted inside it (`/proc`, `/sys` when the project is `/`),
+/// which hold no project and are huge or endless. A folder that cannot be read, or a
+/// pseudo-filesystem, is skipped and named in `skipped`.
 ///
 /// # Errors
 ///
@@ -47,10 +48,9 @@ pub fn index_files(
                 }
                 let path = entry.path();
                 match entry.metadata() {
-                    Ok(m) if m.dev() != root_device => skipped.push((
-                        path,
-                        "another filesystem is mounted here; not scanned".to_owned(),
-                    )),
+                    Ok(m) if m.dev() != root_device && is_pseudo_filesystem(&path) => {
+                        skipped.push((path, "a kernel pseudo-filesystem; not scanned".to_owned()))
+                    }
                     _ => stack.push(path),
                 }
             } else if name == "_index.yaml" && file_type.is_file() {
@@ -65,4 +65,12 @@ pub fn index_files(
     }
     found.sort();
     Ok(found)
+}
+
+/// The kernel's own trees (`/proc`, `/sys`, `/dev`), mounted on their own filesystems:
+/// never a project, and huge or endless to walk. Only reached when the project is `/`.
+fn is_pseudo_filesystem(path: &Path) -> bool {
+    ["/proc", "/sys", "/dev"]
+        .iter()
+        .any(|p| path == Path::new(p))
 }

@@ -21,6 +21,20 @@ pub use raw::{RawLifecycle, RawLimits, RawRestart, StdioMode};
 use parse::EntryParser;
 use raw::RawFile;
 
+/// The largest `_index.yaml` read (16 MiB): checked before reading, so a sparse huge file
+/// cannot take the host's memory.
+const MAX_INDEX_BYTES: u64 = 16 << 20;
+
+fn read_index(file: &Path) -> Result<String, String> {
+    let size = std::fs::metadata(file).map_err(|e| e.to_string())?.len();
+    if size > MAX_INDEX_BYTES {
+        return Err(format!(
+            "{size} bytes is more than an index file may be ({MAX_INDEX_BYTES})"
+        ));
+    }
+    std::fs::read_to_string(file).map_err(|e| e.to_string())
+}
+
 /// A loaded, validated project.
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -68,7 +82,7 @@ impl Registry {
             }
         };
         for file in &files {
-            match std::fs::read_to_string(file) {
+            match read_index(file) {
                 Ok(text) => registry.load_text(file, &text, diags),
                 Err(e) => diags.problem(Location::file(file), format!("cannot read file: {e}")),
             }
@@ -171,8 +185,10 @@ impl Registry {
                 } else {
                     None
                 };
+                // A warning, not a problem: the project loads (Wippy's own runtime has no
+                // such CLI rule), and `wippy check` and `wippy run` say so.
                 if let Some(why) = unrunnable {
-                    diags.problem(
+                    diags.warn(
                         at.clone().with_field("meta.command.name"),
                         format!("command name {:?} cannot be run: {why}", cmd.name),
                     );
