@@ -37,6 +37,14 @@ pub fn run(project: &Path, name: &str, args: &[String], flags: &FileFlags) -> Ex
         if let Some(near) = closest(name, commands.iter().map(|(c, _)| c.name.as_str())) {
             eprintln!("Did you mean \"{near}\"?");
         }
+        // A folder the scan skipped may be where the command was.
+        for w in registry
+            .warnings()
+            .iter()
+            .filter(|w| w.location.entry.is_none())
+        {
+            eprintln!("warning: {w}");
+        }
         return ExitCode::FAILURE;
     };
     let Some(terminal) = host_of_kind(&registry, "terminal.host") else {

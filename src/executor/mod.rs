@@ -16,6 +16,7 @@
 //! Tasks are `!Send` (`spawn_local`): a process never migrates off its worker.
 
 mod local;
+mod remote_timer;
 mod sleep;
 mod timer;
 

@@ -3,10 +3,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::local::{try_now, CURRENT};
+use super::remote_timer;
 use super::timer::Key;
 
 /// Later than any deadline a process can mean: ~100 years from now. Deadlines that
@@ -26,11 +27,13 @@ pub fn deadline_after(now: Instant, duration: Duration) -> Instant {
 }
 
 /// Completes at `deadline` on the current executor's clock. Polled off an executor
-/// (a caller's own `block_on`), it falls back to the real clock and a helper thread.
+/// (a caller's own `block_on`), it falls back to the real clock and one shared timer
+/// thread (`remote_timer`).
 pub struct Sleep {
     deadline: Instant,
     timer: Option<Key>,
-    off_executor: Option<std::sync::Arc<std::sync::Mutex<Waker>>>,
+    /// Its place in the shared timer thread, when polled off any executor.
+    off_executor: Option<Key>,
 }
 
 pub fn sleep_until(deadline: Instant) -> Sleep {
@@ -53,20 +56,19 @@ impl Sleep {
         self.deadline
     }
 
+    /// Off any executor (an embedder's own runtime): the real clock, and the one shared
+    /// timer thread.
     fn poll_off_executor(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if Instant::now() >= self.deadline {
+            if let Some(key) = self.off_executor.take() {
+                remote_timer::remove(key);
+            }
             return Poll::Ready(());
         }
-        match &self.off_executor {
-            Some(waker) => waker.lock().unwrap().clone_from(cx.waker()),
+        match self.off_executor {
+            Some(key) => remote_timer::update(key, cx.waker()),
             None => {
-                let waker = std::sync::Arc::new(std::sync::Mutex::new(cx.waker().clone()));
-                self.off_executor = Some(waker.clone());
-                let deadline = self.deadline;
-                std::thread::spawn(move || {
-                    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
-                    waker.lock().unwrap().wake_by_ref();
-                });
+                self.off_executor = Some(remote_timer::insert(self.deadline, cx.waker().clone()))
             }
         }
         Poll::Pending
@@ -113,6 +115,9 @@ impl Drop for Sleep {
                     local.timers.borrow_mut().remove(key);
                 }
             });
+        }
+        if let Some(key) = self.off_executor {
+            remote_timer::remove(key);
         }
     }
 }

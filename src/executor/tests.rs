@@ -146,3 +146,22 @@ fn a_sleep_polled_off_any_executor_uses_the_real_clock() {
     futures_lite::future::block_on(sleep(Duration::from_millis(20)));
     assert!(start.elapsed() >= Duration::from_millis(20));
 }
+
+#[test]
+fn sleeps_polled_off_any_executor_share_one_timer_thread_and_leave_when_dropped() {
+    // Only this test sleeps for decades off an executor.
+    let decades = Instant::now() + Duration::from_secs(50 * 365 * 24 * 3600);
+    for _ in 0..1_000 {
+        // Polled once (registered), then dropped: a timed receive on an embedder's runtime
+        // that got its message first.
+        let mut nap = std::pin::pin!(sleep(Duration::MAX));
+        assert!(
+            futures_lite::future::block_on(futures_lite::future::poll_once(nap.as_mut())).is_none()
+        );
+    }
+    assert_eq!(super::remote_timer::pending_after(decades), 0);
+    // And a short one still wakes on time.
+    let start = Instant::now();
+    futures_lite::future::block_on(sleep(Duration::from_millis(20)));
+    assert!(start.elapsed() >= Duration::from_millis(20));
+}

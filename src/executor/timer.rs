@@ -37,6 +37,11 @@ impl Timers {
     }
 
     #[cfg(test)]
+    pub(super) fn count_after(&self, after: Instant) -> usize {
+        self.pending.keys().filter(|(at, _)| *at > after).count()
+    }
+
+    #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.pending.len()
     }
