@@ -10,6 +10,7 @@ use super::raw::{RawLifecycle, RawLimits, StdioMode};
 
 /// A validated registry entry.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Entry {
     /// The full ID: the file's `namespace` and the entry's `name`.
     pub id: EntryId,
@@ -27,6 +28,7 @@ pub struct Entry {
 
 /// `meta.command`: makes an entry runnable as `wippy run <name>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Command {
     /// `meta.command.name`: the word after `wippy run`. Unique in the project.
     pub name: String,
@@ -36,6 +38,7 @@ pub struct Command {
 
 /// The configuration of an entry, by kind.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum EntryConfig {
     /// `fs.directory`.
     FsDirectory(FsDirectory),
@@ -59,6 +62,7 @@ pub enum EntryConfig {
 
 /// `fs.directory`: a host folder that binaries are read from and `wasi.mounts` expose.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct FsDirectory {
     /// `directory`. A relative one is joined onto the declaring `_index.yaml`'s folder, so it
     /// is absolute only if the project folder was given as an absolute path.
@@ -73,6 +77,7 @@ pub struct FsDirectory {
 
 /// `process.wasm` or `function.wasm`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct WasmEntry {
     /// `true` for `function.wasm`, `false` for `process.wasm`.
     pub function: bool,
@@ -101,6 +106,7 @@ pub struct WasmEntry {
 
 /// `wasi`: what a wasm guest sees of the host.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct WasiConfig {
     /// `wasi.args`: argv after the program name (the entry's name). When empty, `wippy run`
     /// passes the words after the command name.
@@ -118,6 +124,7 @@ pub struct WasiConfig {
 
 /// One `wasi.env` item: an `env.variable` entry exposed to the guest under a name.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct EnvBinding {
     /// `id`: the `env.variable` entry to read. If there is none, the load warns and the
     /// variable is unset.
@@ -131,6 +138,7 @@ pub struct EnvBinding {
 
 /// One `wasi.mounts` item: an `fs.directory` folder preopened in the guest.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Mount {
     /// `fs`: the `fs.directory` entry to mount.
     pub fs: EntryId,
@@ -142,6 +150,7 @@ pub struct Mount {
 
 /// `process.host`: a pool of worker threads that runs processes.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ProcessHost {
     /// Worker threads; `None` means one per core.
     pub workers: Option<usize>,
@@ -158,6 +167,7 @@ pub struct ProcessHost {
 /// `terminal.host`: the host that `wippy run` runs a command on, with the terminal as
 /// the guest's stdio.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TerminalHost {
     /// `lifecycle`, as written. Not acted on: every host starts with the runtime.
     pub lifecycle: RawLifecycle,
@@ -165,6 +175,7 @@ pub struct TerminalHost {
 
 /// `env.variable`: a named value, read once at load from its storage.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct EnvVariable {
     /// `variable`: the variable's name in its storage.
     pub variable: String,
@@ -178,6 +189,7 @@ pub struct EnvVariable {
 
 /// An `env.storage.*` entry: where `env.variable` entries read their values.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum EnvStorage {
     /// `env.storage.os`: the environment of the `wippy` process.
     Os,
@@ -187,6 +199,7 @@ pub enum EnvStorage {
 
 /// `source` of a `process.lua` entry: where its script comes from.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum LuaSource {
     /// `file://<path>`: a script file. The path is joined onto the declaring
     /// `_index.yaml`'s folder and must stay inside the project.
@@ -197,6 +210,7 @@ pub enum LuaSource {
 
 /// `process.lua`: a Lua script run as a process.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct LuaEntry {
     /// `source`: the script.
     pub source: LuaSource,
@@ -209,6 +223,7 @@ pub struct LuaEntry {
 
 /// `process.service`: a process entry run and restarted under supervision (SPEC §8).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ServiceEntry {
     /// `process`: the `process.wasm` or `process.lua` entry to run.
     pub process: EntryId,

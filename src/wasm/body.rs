@@ -111,56 +111,61 @@ async fn init_and_call(
         return ExitReason::failed(format!("cannot configure the process: {e}")).into();
     }
 
-    let result = match &prepared.pre {
-        Pre::Core { pre, reactor } => {
-            let instance = match pre.instantiate_async(&mut store).await {
-                Ok(i) => i,
-                Err(e) => return failed_to_instantiate(&e, &store.data().memory),
-            };
-            if *reactor {
-                if let Some(init) = instance.get_func(&mut store, "_initialize") {
-                    if let Err(e) = init.call_async(&mut store, &[], &mut []).await {
-                        return fail(&e, &store.data().memory);
+    // In a block of its own so that every way out, an early failure included, reaches the
+    // fuel count below.
+    let result = async {
+        match &prepared.pre {
+            Pre::Core { pre, reactor } => {
+                let instance = match pre.instantiate_async(&mut store).await {
+                    Ok(i) => i,
+                    Err(e) => return failed_to_instantiate(&e, &store.data().memory),
+                };
+                if *reactor {
+                    if let Some(init) = instance.get_func(&mut store, "_initialize") {
+                        if let Err(e) = init.call_async(&mut store, &[], &mut []).await {
+                            return fail(&e, &store.data().memory);
+                        }
                     }
                 }
+                let func = instance
+                    .get_func(&mut store, method)
+                    .expect("checked at load: the method is an exported function");
+                let ty = func.ty(&store);
+                let param_types: Vec<_> = ty.params().collect();
+                let values = args.for_params(param_types.len());
+                let params = match convert::to_core_params(values, &param_types) {
+                    Ok(p) => p,
+                    Err(e) => return ExitReason::failed(e).into(),
+                };
+                let mut results = vec![wasmtime::Val::I32(0); ty.results().len()];
+                match func.call_async(&mut store, &params, &mut results).await {
+                    Ok(()) => ExitResult::ok(convert::from_core_results(&results)),
+                    Err(e) => fail(&e, &store.data().memory),
+                }
             }
-            let func = instance
-                .get_func(&mut store, method)
-                .expect("checked at load: the method is an exported function");
-            let ty = func.ty(&store);
-            let param_types: Vec<_> = ty.params().collect();
-            let values = args.for_params(param_types.len());
-            let params = match convert::to_core_params(values, &param_types) {
-                Ok(p) => p,
-                Err(e) => return ExitReason::failed(e).into(),
-            };
-            let mut results = vec![wasmtime::Val::I32(0); ty.results().len()];
-            match func.call_async(&mut store, &params, &mut results).await {
-                Ok(()) => ExitResult::ok(convert::from_core_results(&results)),
-                Err(e) => fail(&e, &store.data().memory),
+            Pre::Component { pre, export } => {
+                let instance = match pre.instantiate_async(&mut store).await {
+                    Ok(i) => i,
+                    Err(e) => return failed_to_instantiate(&e, &store.data().memory),
+                };
+                let func = instance
+                    .get_func(&mut store, export)
+                    .expect("checked at load: the method is an exported function");
+                let ty = func.ty(&store);
+                let values = args.for_params(ty.params().len());
+                let params = match convert::to_component_params(values, ty.params()) {
+                    Ok(p) => p,
+                    Err(e) => return ExitReason::failed(e).into(),
+                };
+                let mut results = vec![wasmtime::component::Val::Bool(false); ty.results().len()];
+                match func.call_async(&mut store, &params, &mut results).await {
+                    Ok(()) => ExitResult::ok(convert::from_component_results(&results)),
+                    Err(e) => fail(&e, &store.data().memory),
+                }
             }
         }
-        Pre::Component { pre, export } => {
-            let instance = match pre.instantiate_async(&mut store).await {
-                Ok(i) => i,
-                Err(e) => return failed_to_instantiate(&e, &store.data().memory),
-            };
-            let func = instance
-                .get_func(&mut store, export)
-                .expect("checked at load: the method is an exported function");
-            let ty = func.ty(&store);
-            let values = args.for_params(ty.params().len());
-            let params = match convert::to_component_params(values, ty.params()) {
-                Ok(p) => p,
-                Err(e) => return ExitReason::failed(e).into(),
-            };
-            let mut results = vec![wasmtime::component::Val::Bool(false); ty.results().len()];
-            match func.call_async(&mut store, &params, &mut results).await {
-                Ok(()) => ExitResult::ok(convert::from_component_results(&results)),
-                Err(e) => fail(&e, &store.data().memory),
-            }
-        }
-    };
+    }
+    .await;
     stats.fuel_used.store(
         budget.saturating_sub(store.get_fuel().unwrap_or(budget)),
         Ordering::Relaxed,
