@@ -437,11 +437,7 @@ impl Runtime {
         host: &str,
         words: &[String],
     ) -> Result<Pid, SpawnError> {
-        let args = Args {
-            values: words.iter().map(|w| Value::String(w.clone())).collect(),
-            words: Some(words.to_vec()),
-            program: None,
-        };
+        let args = command_args(words, None);
         self.kernel
             .spawn(entry, host, args, Watchers::monitor(mailbox))
     }
@@ -460,11 +456,7 @@ impl Runtime {
         program: &str,
         words: &[String],
     ) -> Result<Pid, SpawnError> {
-        let args = Args {
-            values: words.iter().map(|w| Value::String(w.clone())).collect(),
-            words: Some(words.to_vec()),
-            program: Some(program.to_owned()),
-        };
+        let args = command_args(words, Some(program));
         self.kernel
             .spawn(entry, host, args, Watchers::monitor(mailbox))
     }
@@ -670,6 +662,16 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.kernel.shutdown();
+    }
+}
+
+/// A command line's words as a process's input: its parameters (as strings, converted to
+/// the method's types) and, where its entry sets none, its argv after `program`.
+fn command_args(words: &[String], program: Option<&str>) -> Args {
+    Args {
+        values: words.iter().map(|w| Value::String(w.clone())).collect(),
+        words: Some(words.to_vec()),
+        program: program.map(str::to_owned),
     }
 }
 

@@ -29,57 +29,84 @@ fn relative(path: &str) -> Result<PathBuf, String> {
     Ok(relative)
 }
 
-/// Reads the file at `path` inside `root`: a regular file, reached without leaving the
-/// root (by `..` or through a symlink), of at most [`MAX_BINARY_BYTES`].
-pub fn read(root: &Path, path: &str) -> Result<Vec<u8>, String> {
-    let fail = |why: &dyn std::fmt::Display| format!("failed to open file: {path}: {why}");
-    let relative = relative(path)?;
-    let dir = Dir::open_ambient_dir(root, ambient_authority()).map_err(|e| {
-        fail(&format_args!(
-            "filesystem directory {}: {e}",
-            root.display()
-        ))
-    })?;
-    // Non-blocking, so a FIFO put where a binary should be is opened (and then refused
-    // as not a regular file) instead of waiting forever for a writer.
+/// Why [`read_beneath`] read nothing.
+pub(crate) enum Refused {
+    /// No such file.
+    NotFound,
+    /// The way to it leaves the root through a symlink (an absolute one counts).
+    Escapes,
+    /// Not a regular file (a folder, a FIFO, a device).
+    NotRegular,
+    /// Larger than the caller's cap, with its size.
+    TooLarge(u64),
+    /// The root itself could not be opened.
+    Root(std::io::Error),
+    /// Any other I/O error.
+    Io(std::io::Error),
+}
+
+/// Reads `relative` beneath `root`: opened through a handle on the root (cap-std), so no
+/// path or symlink leads out, not even one swapped in while we look; non-blocking, so a
+/// FIFO is refused instead of waited on; at most `max` bytes, checked before reading.
+pub(crate) fn read_beneath(root: &Path, relative: &Path, max: u64) -> Result<Vec<u8>, Refused> {
+    let dir = Dir::open_ambient_dir(root, ambient_authority()).map_err(Refused::Root)?;
     let mut options = OpenOptions::new();
     options.read(true).custom_flags(libc::O_NONBLOCK);
-    let mut file = dir.open_with(&relative, &options).map_err(|e| {
+    let mut file = dir.open_with(relative, &options).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            format!("failed to open file: {path}")
+            Refused::NotFound
         } else if escaped(&e) {
-            fail(&"the path leaves its filesystem root through a symlink (an absolute symlink counts as leaving)")
+            Refused::Escapes
         } else {
-            fail(&e)
+            Refused::Io(e)
         }
     })?;
-    let meta = file.metadata().map_err(|e| fail(&e))?;
+    let meta = file.metadata().map_err(Refused::Io)?;
     if !meta.is_file() {
-        return Err(fail(&"not a regular file"));
+        return Err(Refused::NotRegular);
     }
-    // The whole file is read before its hash is checked: refuse a size no real binary has
-    // before reading (a sparse 30 GB file costs nothing on disk).
-    let size = meta.len();
-    if size > MAX_BINARY_BYTES {
-        return Err(format!(
-            "file too large: {path} is {size} bytes, the most a binary may be is {MAX_BINARY_BYTES}"
-        ));
+    if meta.len() > max {
+        return Err(Refused::TooLarge(meta.len()));
     }
-    let mut bytes = Vec::with_capacity(size as usize);
-    file.read_to_end(&mut bytes).map_err(|e| fail(&e))?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes).map_err(Refused::Io)?;
     Ok(bytes)
+}
+
+/// Reads the binary at `path` inside `root` (see [`read_beneath`]), of at most
+/// [`MAX_BINARY_BYTES`]: the whole file is read before its hash is checked, so a size no
+/// real binary has is refused first (a sparse 30 GB file costs nothing on disk).
+pub fn read(root: &Path, path: &str) -> Result<Vec<u8>, String> {
+    let fail = |why: &dyn std::fmt::Display| format!("failed to open file: {path}: {why}");
+    read_beneath(root, &relative(path)?, MAX_BINARY_BYTES).map_err(|refused| match refused {
+        Refused::NotFound => format!("failed to open file: {path}"),
+        Refused::Escapes => fail(&ESCAPES),
+        Refused::NotRegular => fail(&"not a regular file"),
+        Refused::TooLarge(size) => format!(
+            "file too large: {path} is {size} bytes, the most a binary may be is {MAX_BINARY_BYTES}"
+        ),
+        Refused::Root(e) => fail(&format_args!(
+            "filesystem directory {}: {e}",
+            root.display()
+        )),
+        Refused::Io(e) => fail(&e),
+    })
 }
 
 /// cap-std's refusal of a step out of the directory: its own error (no OS code), or
 /// `openat2`'s `EXDEV`. `..` is refused before, so the way out was a symlink; an absolute
 /// one is refused too (it is resolved beneath the root, where `/` is not).
-pub(crate) fn escaped(e: &std::io::Error) -> bool {
+fn escaped(e: &std::io::Error) -> bool {
     match e.kind() {
         std::io::ErrorKind::PermissionDenied => e.raw_os_error().is_none(),
         std::io::ErrorKind::CrossesDevices => true,
         _ => false,
     }
 }
+
+/// How a symlink out is reported.
+const ESCAPES: &str =
+    "the path leaves its filesystem root through a symlink (an absolute symlink counts as leaving)";
 
 /// 1 GiB: far above any real module (a CPython build is ~30 MB).
 pub const MAX_BINARY_BYTES: u64 = 1 << 30;

@@ -17,13 +17,11 @@ mod process_api;
 mod time_api;
 
 use std::cell::{Cell, RefCell};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock, Weak};
 
-use cap_std::ambient_authority;
-use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 use mlua::{ffi, ChunkMode, Function, Lua, LuaOptions, StdLib, Table, Value as LuaValue, Variadic};
 
 use crate::kernel::exit::{ExitReason, ExitResult};
@@ -31,6 +29,7 @@ use crate::kernel::kind::{ProcessKind, Ready, Spawnable};
 use crate::kernel::output::Stream;
 use crate::kernel::process::{self, Args, Body, ProcessCtx};
 use crate::kernel::Kernel;
+use crate::load::fsroot::{read_beneath, Refused};
 use crate::registry::{Diagnostics, EntryConfig, EntryId, Location, LuaSource, Registry};
 use crate::value::Value;
 
@@ -167,34 +166,17 @@ fn read_script(root: &Path, path: &Path) -> Result<String, String> {
     }
     let failed =
         |e: &dyn std::fmt::Display| format!("failed to open file: {}: {e}", path.display());
-    let dir = Dir::open_ambient_dir(root, ambient_authority())
-        .map_err(|e| format!("project folder {}: {e}", root.display()))?;
-    // Non-blocking, so a FIFO is refused below instead of blocking the load.
-    let mut options = OpenOptions::new();
-    options.read(true).custom_flags(libc::O_NONBLOCK);
-    let mut file = dir
-        .open_with(&inside, &options)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => open_failed(path),
-            _ if crate::load::fsroot::escaped(&e) => {
-                outside(" through a symlink (an absolute symlink counts as leaving)")
-            }
-            _ => failed(&e),
-        })?;
-    let meta = file.metadata().map_err(|e| failed(&e))?;
-    if !meta.is_file() {
-        return Err(failed(&"not a regular file"));
-    }
-    if meta.len() > MAX_SCRIPT_BYTES {
-        return Err(failed(&format_args!(
-            "{} bytes is more than a script may be ({MAX_SCRIPT_BYTES})",
-            meta.len()
-        )));
-    }
-    let mut text = String::new();
-    file.read_to_string(&mut text)
-        .map_err(|_| open_failed(path))?;
-    Ok(text)
+    let bytes = read_beneath(root, &inside, MAX_SCRIPT_BYTES).map_err(|refused| match refused {
+        Refused::NotFound => open_failed(path),
+        Refused::Escapes => outside(" through a symlink (an absolute symlink counts as leaving)"),
+        Refused::NotRegular => failed(&"not a regular file"),
+        Refused::TooLarge(size) => failed(&format_args!(
+            "{size} bytes is more than a script may be ({MAX_SCRIPT_BYTES})"
+        )),
+        Refused::Root(e) => format!("project folder {}: {e}", root.display()),
+        Refused::Io(e) => failed(&e),
+    })?;
+    String::from_utf8(bytes).map_err(|_| open_failed(path))
 }
 
 async fn run(script: &Script, args: Vec<Value>, ctx: &ProcessCtx) -> ExitResult {
