@@ -49,12 +49,14 @@
 
 #![warn(missing_docs)]
 
+mod duration;
 mod executor;
 mod kernel;
 mod load;
 mod lua;
 pub mod registry;
 mod runtime;
+mod service;
 mod value;
 mod wasm;
 
@@ -65,6 +67,7 @@ pub use kernel::host::{HostFull, SendError};
 pub use kernel::output::{Captured, GuestLog, Stream};
 pub use kernel::pid::Pid;
 pub use kernel::stats::{Phase, ProcessStats, StatsSnapshot};
+pub use kernel::names::NameError;
 pub use kernel::SpawnError;
 pub use load::cache::CacheStats;
 pub use registry::{EntryId, LoadErrors, Location, Problem, Warning};
@@ -72,6 +75,7 @@ pub use runtime::{
     Checked, Project, Runtime, RuntimeBuilder, RuntimeError, RuntimeHandle, DEFAULT_FUEL_SLICE,
     DEFAULT_SHUTDOWN_TIMEOUT,
 };
+pub use service::{ServiceChange, ServiceError, ServiceState, ServiceStatus};
 pub use value::Value;
 
 /// Internals the integration tests, the benchmarks and the CLI's file mode reach into

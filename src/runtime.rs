@@ -18,7 +18,9 @@ use crate::kernel::{Kernel, KernelOptions, SpawnError};
 use crate::load::cache::CacheStats;
 use crate::load::engine::EngineOptions;
 use crate::lua::LuaKind;
+use crate::kernel::names::NameError;
 use crate::registry::{Diagnostics, EntryId, LoadErrors, Problem, Registry, Warning};
+use crate::service::{ServiceChange, ServiceError, ServiceStatus, Services};
 use crate::value::Value;
 use crate::wasm::WasmKind;
 
@@ -296,9 +298,11 @@ impl RuntimeBuilder {
             shutdown_timeout: self.shutdown_timeout,
         };
         let kernel = Kernel::start(&registry, entries, options).map_err(RuntimeError::Host)?;
-        lua.attach(&kernel);
+        let services = Arc::new(Services::new(&registry, &kernel));
+        lua.attach(&kernel, &services);
         Ok(Runtime {
             kernel,
+            services,
             registry: Arc::new(registry),
             wasm,
         })
@@ -378,6 +382,7 @@ impl RuntimeBuilder {
 /// ```
 pub struct Runtime {
     kernel: Arc<Kernel>,
+    services: Arc<Services>,
     registry: Arc<Registry>,
     wasm: Arc<WasmKind>,
 }
@@ -649,6 +654,94 @@ impl Runtime {
             .unwrap_or_default()
     }
 
+    /// Gives `name` to the live process `pid`: sends and lookups may then use the name.
+    /// It is released when the process ends.
+    ///
+    /// # Errors
+    ///
+    /// [`NameError`]: the name is taken or invalid, or the process has ended.
+    pub fn register(&self, name: &str, pid: &Pid) -> Result<(), NameError> {
+        self.kernel.register(name, pid)
+    }
+
+    /// The process holding `name`, if any.
+    pub fn lookup(&self, name: &str) -> Option<Pid> {
+        self.kernel.lookup(name)
+    }
+
+    /// Frees `name`. False if nobody held it.
+    pub fn unregister(&self, name: &str) -> bool {
+        self.kernel.unregister(name)
+    }
+
+    /// As [`Runtime::send`], to a PID written as text or a registered name.
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::send`]; [`SendError::NoProcess`] when `target` is neither a PID nor
+    /// a registered name.
+    pub fn send_to(&self, target: &str, topic: &str, payload: Value) -> Result<(), SendError> {
+        let pid = self
+            .kernel
+            .resolve(target)
+            .ok_or_else(|| SendError::NoProcess(target.to_owned()))?;
+        self.kernel.send(&pid, None, topic, payload)
+    }
+
+    /// The application mode's start: every `process.service` with `lifecycle.auto_start`,
+    /// and the services they require, each after what it requires. Returns them in the
+    /// order they started.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError`] for the first service that did not start; those started before
+    /// it keep running.
+    pub fn start_services(&self) -> Result<Vec<EntryId>, ServiceError> {
+        let order = self.services.auto_started();
+        self.services.start_in_order(&order)?;
+        Ok(order)
+    }
+
+    /// Starts the service `id` (and, first, the services it requires) under supervision:
+    /// its process is restarted with backoff when it fails. A running service is left
+    /// as it is. Returns the services started, in order.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError`]: no such service, its host is full, or it did not reach Running
+    /// within its `start_timeout`.
+    pub fn start_service(&self, id: &str) -> Result<Vec<EntryId>, ServiceError> {
+        let entry = EntryId::parse(id).ok_or_else(|| ServiceError::Unknown(id.to_owned()))?;
+        self.services.start(&entry)
+    }
+
+    /// Stops the service `id`: CANCEL to its process, then terminate once its
+    /// `stop_timeout` passes. Returns when it is Stopped. False if it was never started.
+    pub fn stop_service(&self, id: &str) -> bool {
+        EntryId::parse(id).is_some_and(|entry| self.services.stop(&entry))
+    }
+
+    /// Stops every started service, in the reverse of the order they started.
+    pub fn stop_services(&self) {
+        self.services.stop_all();
+    }
+
+    /// The state of the service `id`; `None` if it was never started.
+    pub fn service(&self, id: &str) -> Option<ServiceStatus> {
+        self.services.status(&EntryId::parse(id)?)
+    }
+
+    /// Every service started so far, with its state, sorted by ID.
+    pub fn services(&self) -> Vec<(EntryId, ServiceStatus)> {
+        self.services.all()
+    }
+
+    /// Every change of any service's state from now on (what the application mode
+    /// prints, one line each).
+    pub fn service_changes(&self) -> std::sync::mpsc::Receiver<ServiceChange> {
+        self.services.subscribe()
+    }
+
     /// Terminates every process, waits for each to Close (monitors get EXIT with
     /// [`ExitReason::Shutdown`]), and stops every worker; a worker whose processes have
     /// not closed by the shutdown timeout is abandoned with a log line.
@@ -661,6 +754,7 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
+        self.services.stop_all();
         self.kernel.shutdown();
     }
 }

@@ -112,3 +112,68 @@ pub(crate) fn parse_word(word: &str) -> Value {
         }
     }
 }
+
+impl Value {
+    /// A YAML value as written in a registry (`input:` of a service): tagged values keep
+    /// their inner value.
+    pub(crate) fn from_yaml(v: &serde_yaml_ng::Value) -> Value {
+        use serde_yaml_ng::Value as Y;
+        match v {
+            Y::Null => Value::Null,
+            Y::Bool(b) => Value::Bool(*b),
+            Y::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Y::String(s) => Value::String(s.clone()),
+            Y::Sequence(items) => Value::List(items.iter().map(Value::from_yaml).collect()),
+            Y::Mapping(map) => Value::Map(
+                map.iter()
+                    .map(|(k, v)| {
+                        let key = match k {
+                            Y::String(s) => s.clone(),
+                            other => serde_yaml_ng::to_string(other)
+                                .unwrap_or_default()
+                                .trim_end()
+                                .to_owned(),
+                        };
+                        (key, Value::from_yaml(v))
+                    })
+                    .collect(),
+            ),
+            Y::Tagged(t) => Value::from_yaml(&t.value),
+        }
+    }
+
+    /// As JSON (a `json` payload of a message to a wasm process): bytes become an array
+    /// of numbers, a non-finite float `null`.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(x) => serde_json::Number::from_f64(*x).map_or(J::Null, J::Number),
+            Value::String(s) => J::String(s.clone()),
+            Value::Bytes(b) => J::Array(b.iter().map(|&x| J::from(x)).collect()),
+            Value::List(items) => J::Array(items.iter().map(Value::to_json).collect()),
+            Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
+        }
+    }
+
+    /// From JSON (a `json` payload a wasm process sent).
+    pub(crate) fn from_json(v: serde_json::Value) -> Value {
+        use serde_json::Value as J;
+        match v {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(b),
+            J::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            J::String(s) => Value::String(s),
+            J::Array(items) => Value::List(items.into_iter().map(Value::from_json).collect()),
+            J::Object(m) => Value::Map(m.into_iter().map(|(k, v)| (k, Value::from_json(v))).collect()),
+        }
+    }
+}

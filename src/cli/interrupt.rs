@@ -22,6 +22,8 @@ enum State {
     Starting,
     /// A process runs: terminate it (it Closes, then wippy exits 130).
     Running(RuntimeHandle, Pid),
+    /// The application mode runs: tell it to stop its services.
+    Serving(std::sync::mpsc::Sender<()>),
 }
 
 static STATE: Mutex<State> = Mutex::new(State::Idle);
@@ -36,6 +38,9 @@ pub fn install() {
             State::Running(runtime, pid) => {
                 runtime.terminate(pid);
             }
+            State::Serving(stop) => {
+                let _ = stop.send(());
+            }
             State::Starting => {}
             State::Idle => {
                 eprintln!("wippy: interrupted");
@@ -43,6 +48,17 @@ pub fn install() {
             }
         }
     });
+}
+
+/// The application mode starts: the first press (or SIGTERM) arrives on the returned
+/// channel.
+pub fn serve() -> std::sync::mpsc::Receiver<()> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    if pressed() {
+        let _ = tx.send(());
+    }
+    *STATE.lock().unwrap() = State::Serving(tx);
+    rx
 }
 
 /// A process is about to be spawned: a press now is held for [`watch`].

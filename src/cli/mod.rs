@@ -1,6 +1,7 @@
 //! The `wippy` command line.
 
 mod adhoc;
+mod app;
 mod check;
 mod interrupt;
 mod run;
@@ -32,13 +33,15 @@ pub enum Command {
     /// Load the project, verify and compile every binary, and report every problem.
     #[command(after_help = "Exit status: 0 when the project loads, 1 when it has problems.")]
     Check,
-    /// Run a command (an entry with meta.command), `list` to see them, or a .wasm file.
+    /// Run a command (an entry with meta.command), `list` to see them, or a .wasm file;
+    /// with no name, run the application (every auto_start service) until Ctrl-C.
     #[command(after_help = RUN_HELP)]
     Run {
         #[command(flatten)]
         file: Box<FileFlags>,
-        /// The command's name, `list`, or a path to a .wasm file.
-        name: String,
+        /// The command's name, `list`, or a path to a .wasm file. None: the application
+        /// mode.
+        name: Option<String>,
         /// Arguments: the method's parameters (converted to their types), and the
         /// guest's argv when its entry sets none. Everything after NAME goes to the guest.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -55,8 +58,12 @@ Exit status: the guest's WASI exit code, else:
   other failure 1; a component's wasi:cli/run result exits 0 for ok, 1 for err; with
   --invoke, the result is printed and the status is 0.
 Ctrl-C or SIGTERM stops the process cleanly (exit 130); a second forces exit.
+With no name (the application mode): every process.service with lifecycle.auto_start
+starts, in requires order, and runs (restarted with backoff when it fails) until Ctrl-C or
+SIGTERM stops them in reverse order; exit 0, or 1 if a service ended Failed.
 
 Examples:
+  wippy run
   wippy run list
   wippy run compute 6 7
   wippy run greet Wippy
@@ -142,6 +149,17 @@ pub fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Check => check::run(&cli.project),
-        Command::Run { file, name, args } => run::run(&cli.project, &name, &args, &file),
+        Command::Run {
+            name: None, file, ..
+        } if file.any() => {
+            eprintln!("Error: --dir, --env, --invoke, -W, -S and the limit flags apply to running a .wasm file");
+            ExitCode::from(2)
+        }
+        Command::Run { name: None, .. } => app::run(&cli.project),
+        Command::Run {
+            file,
+            name: Some(name),
+            args,
+        } => run::run(&cli.project, &name, &args, &file),
     }
 }

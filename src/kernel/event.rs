@@ -120,20 +120,47 @@ impl fmt::Debug for Mailbox {
 /// Polls of the queue before a blocking receive sleeps (see `Mailbox::wait`).
 const SPIN_ROUNDS: u32 = 16;
 
+/// Which messages a receive takes: Lua's `process.listen(topic)` reads one topic, and
+/// its inbox then reads every other.
+#[derive(Clone, Debug, Default)]
+pub enum Topics {
+    /// Every message.
+    #[default]
+    All,
+    /// Only messages of this topic.
+    Only(String),
+    /// Every message except those of these topics.
+    Except(Vec<String>),
+}
+
+impl Topics {
+    fn admits(&self, topic: &str) -> bool {
+        match self {
+            Topics::All => true,
+            Topics::Only(t) => t == topic,
+            Topics::Except(ts) => !ts.iter().any(|t| t == topic),
+        }
+    }
+}
+
 /// Which queue a receive reads.
 trait Queue: Sized {
-    fn pop(q: &mut Queues) -> Option<Self>;
+    fn pop(q: &mut Queues, topics: &Topics) -> Option<Self>;
 }
 
 impl Queue for Event {
-    fn pop(q: &mut Queues) -> Option<Self> {
+    fn pop(q: &mut Queues, _: &Topics) -> Option<Self> {
         q.events.pop_front()
     }
 }
 
 impl Queue for Message {
-    fn pop(q: &mut Queues) -> Option<Self> {
-        let (message, size) = q.messages.pop_front()?;
+    fn pop(q: &mut Queues, topics: &Topics) -> Option<Self> {
+        let at = match topics {
+            Topics::All => (!q.messages.is_empty()).then_some(0)?,
+            _ => q.messages.iter().position(|(m, _)| topics.admits(&m.topic))?,
+        };
+        let (message, size) = q.messages.remove(at)?;
         q.bytes -= size;
         Some(message)
     }
@@ -219,7 +246,7 @@ impl Mailbox {
         // yield, a little before sleeping on the condvar, whose wake is two syscalls and
         // a context switch (crossbeam's backoff does the same).
         for round in 0..SPIN_ROUNDS {
-            if let Some(item) = T::pop(&mut self.0.queues.lock().unwrap()) {
+            if let Some(item) = T::pop(&mut self.0.queues.lock().unwrap(), &Topics::All) {
                 return Some(item);
             }
             if round < 6 {
@@ -235,7 +262,7 @@ impl Mailbox {
         }
         let mut queues = self.0.queues.lock().unwrap();
         loop {
-            if let Some(item) = T::pop(&mut queues) {
+            if let Some(item) = T::pop(&mut queues, &Topics::All) {
                 return Some(item);
             }
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -272,6 +299,24 @@ impl Mailbox {
         Receive::new(self.clone(), timeout)
     }
 
+    /// Like [`Mailbox::next_message`], for the messages `topics` admits; the others stay
+    /// queued, in order.
+    pub(crate) fn next_message_of(&self, topics: Topics, timeout: Option<Duration>) -> Receive<Message> {
+        let mut receive = Receive::new(self.clone(), timeout);
+        receive.topics = topics;
+        receive
+    }
+
+    /// The next message `topics` admits, if one is waiting.
+    pub(crate) fn try_message(&self, topics: &Topics) -> Option<Message> {
+        Message::pop(&mut self.0.queues.lock().unwrap(), topics)
+    }
+
+    /// The next event, if one is waiting.
+    pub(crate) fn try_event(&self) -> Option<Event> {
+        Event::pop(&mut self.0.queues.lock().unwrap(), &Topics::All)
+    }
+
     /// Events and messages waiting, without taking them.
     pub fn pending(&self) -> (usize, usize) {
         let q = self.0.queues.lock().unwrap();
@@ -287,6 +332,7 @@ impl Mailbox {
 /// (see [`Mailbox::next_event`]).
 pub struct Receive<T> {
     mailbox: Mailbox,
+    topics: Topics,
     timeout: Option<Duration>,
     sleep: Option<executor::Sleep>,
     _item: std::marker::PhantomData<fn() -> T>,
@@ -296,6 +342,7 @@ impl<T> Receive<T> {
     fn new(mailbox: Mailbox, timeout: Option<Duration>) -> Self {
         Self {
             mailbox,
+            topics: Topics::All,
             timeout,
             sleep: None,
             _item: std::marker::PhantomData,
@@ -309,7 +356,7 @@ impl<T: Queue> Future for Receive<T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         {
             let mut q = self.mailbox.0.queues.lock().unwrap();
-            if let Some(item) = T::pop(&mut q) {
+            if let Some(item) = T::pop(&mut q, &self.topics) {
                 return Poll::Ready(Some(item));
             }
             if !q.wakers.iter().any(|w| w.will_wake(cx.waker())) {

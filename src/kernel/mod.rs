@@ -7,6 +7,7 @@ pub(crate) mod exit;
 pub(crate) mod fd_limit;
 pub(crate) mod host;
 pub(crate) mod kind;
+pub(crate) mod names;
 pub(crate) mod output;
 pub(crate) mod pid;
 pub(crate) mod process;
@@ -20,6 +21,8 @@ use event::{Mailbox, Message};
 use exit::{ExitReason, ExitResult};
 use host::{Host, HostFull, HostLimits, SendError, Watchers};
 use kind::{Ready, Spawnable};
+use names::{NameError, Names};
+use process::Body;
 use output::GuestLog;
 use pid::Pid;
 use process::{Args, RunSettings};
@@ -61,6 +64,7 @@ pub(crate) struct Kernel {
     entries: HashMap<String, Arc<dyn Spawnable>>,
     hosts: HashMap<EntryId, Arc<Host>>,
     hosts_by_name: HashMap<String, Arc<Host>>,
+    names: Names,
     shutdown_timeout: Duration,
     me: Weak<Kernel>,
 }
@@ -125,6 +129,7 @@ impl Kernel {
             entries,
             hosts,
             hosts_by_name,
+            names: Names::default(),
             shutdown_timeout: options.shutdown_timeout,
             me: me.clone(),
         }))
@@ -150,15 +155,27 @@ impl Kernel {
             .entries
             .get(entry)
             .ok_or_else(|| SpawnError::UnknownEntry(entry.to_owned()))?;
+        let with_inbox = spawnable.reads_events();
+        self.spawn_body(host, spawnable.clone().body(args), with_inbox, watchers)
+    }
+
+    /// Starts `body` as a process on `host`: for what runs as a process without being an
+    /// entry of its own (a service's supervisor).
+    pub fn spawn_body(
+        &self,
+        host: &str,
+        body: Body,
+        with_inbox: bool,
+        watchers: Watchers,
+    ) -> Result<Pid, SpawnError> {
         let host = self
             .host(host)
             .ok_or_else(|| SpawnError::UnknownHost(host.to_owned()))?;
-        let with_inbox = spawnable.reads_events();
-        let body = spawnable.clone().body(args);
         let me = self.me.clone();
         Ok(
             host.spawn(body, watchers, with_inbox, move |pid, result, linked| {
                 if let Some(kernel) = me.upgrade() {
+                    kernel.names.release(pid);
                     kernel.tell_linked(pid, result, &linked);
                 }
             })?,
@@ -170,6 +187,29 @@ impl Kernel {
             if let Some(host) = self.host_of(pid) {
                 host.link_down(pid, from, result);
             }
+        }
+    }
+
+    /// Gives `name` to the live process `pid`.
+    pub fn register(&self, name: &str, pid: &Pid) -> Result<(), NameError> {
+        self.names
+            .register(name, pid, || self.stats(pid).is_some())
+    }
+
+    pub fn lookup(&self, name: &str) -> Option<Pid> {
+        self.names.lookup(name)
+    }
+
+    pub fn unregister(&self, name: &str) -> bool {
+        self.names.unregister(name)
+    }
+
+    /// A destination as written: a PID (`{host|n}`) or a registered name.
+    pub fn resolve(&self, target: &str) -> Option<Pid> {
+        if target.starts_with('{') {
+            Pid::parse(target)
+        } else {
+            self.names.lookup(target)
         }
     }
 

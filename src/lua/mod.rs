@@ -14,6 +14,7 @@ mod convert;
 #[cfg(test)]
 mod patterns_tests;
 mod process_api;
+mod system_api;
 mod time_api;
 
 use std::cell::{Cell, RefCell};
@@ -29,6 +30,7 @@ use crate::kernel::kind::{ProcessKind, Ready, Spawnable};
 use crate::kernel::output::Stream;
 use crate::kernel::process::{self, Args, Body, ProcessCtx};
 use crate::kernel::Kernel;
+use crate::service::Services;
 use crate::load::fsroot::{read_beneath, Refused};
 use crate::registry::{Diagnostics, EntryConfig, EntryId, Location, LuaSource, Registry};
 use crate::value::Value;
@@ -53,9 +55,9 @@ struct Script {
     kernel: Arc<KernelSlot>,
 }
 
-/// The kernel a Lua process spawns, sends and links through: set once the kernel has
-/// started (it starts after every kind has loaded).
-type KernelSlot = OnceLock<Weak<Kernel>>;
+/// The kernel a Lua process spawns, sends and links through, and the services it can ask
+/// about: set once the kernel has started (it starts after every kind has loaded).
+type KernelSlot = OnceLock<(Weak<Kernel>, Weak<Services>)>;
 
 /// The Lua kind: every `process.lua` entry is read and syntax-checked at load.
 #[derive(Default)]
@@ -64,9 +66,11 @@ pub(crate) struct LuaKind {
 }
 
 impl LuaKind {
-    /// Gives the scripts the kernel they run on.
-    pub fn attach(&self, kernel: &Arc<Kernel>) {
-        let _ = self.kernel.set(Arc::downgrade(kernel));
+    /// Gives the scripts the kernel they run on and the project's services.
+    pub fn attach(&self, kernel: &Arc<Kernel>, services: &Arc<Services>) {
+        let _ = self
+            .kernel
+            .set((Arc::downgrade(kernel), Arc::downgrade(services)));
     }
 }
 
@@ -192,8 +196,10 @@ fn new_state(script: &Script, ctx: &ProcessCtx) -> mlua::Result<Lua> {
         LuaOptions::new(),
     )?;
     lua.set_memory_limit(MEMORY_LIMIT)?;
+    let (kernel, services) = script.kernel.get().cloned().unwrap_or_default();
     let me = process_api::Me {
-        kernel: script.kernel.get().cloned().unwrap_or_default(),
+        kernel,
+        listened: Default::default(),
         pid: ctx.pid.clone(),
         inbox: ctx
             .inbox
@@ -202,18 +208,20 @@ fn new_state(script: &Script, ctx: &ProcessCtx) -> mlua::Result<Lua> {
     };
     let process = process_api::module(&lua, me)?;
     let time = time_api::module(&lua)?;
+    let system = system_api::module(&lua, services)?;
     let globals = lua.globals();
     globals.set("process", process.clone())?;
     globals.set("time", time.clone())?;
     let modules = lua.create_table()?;
     modules.set("process", process)?;
     modules.set("time", time)?;
+    modules.set("system", system)?;
     globals.set(
         "require",
         lua.create_function(move |_, name: String| {
             modules.get::<Option<Table>>(name.as_str())?.ok_or_else(|| {
                 mlua::Error::runtime(format!(
-                    "module not found: {name} (available: process, time)"
+                    "module not found: {name} (available: process, time, system)"
                 ))
             })
         })?,

@@ -1,5 +1,7 @@
 //! The `process` module: spawn, monitor, link, send and receive from Lua (SPEC §7).
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Weak;
 use std::time::{Duration, SystemTime};
 
@@ -7,7 +9,7 @@ use mlua::{Lua, Table, UserData, UserDataMethods, Value as LuaValue, Variadic};
 
 use super::convert::{from_lua, from_lua_many, to_lua};
 use super::time_api::{deadline, duration};
-use crate::kernel::event::{Event, EventKind, Mailbox, Message};
+use crate::kernel::event::{Event, EventKind, Mailbox, Message, Topics};
 use crate::kernel::exit::ExitReason;
 use crate::kernel::host::Watchers;
 use crate::kernel::pid::Pid;
@@ -20,6 +22,8 @@ pub struct Me {
     pub kernel: Weak<Kernel>,
     pub pid: Pid,
     pub inbox: Mailbox,
+    /// Topics taken by `process.listen`: the inbox channel skips them.
+    pub listened: Rc<RefCell<Vec<String>>>,
 }
 
 impl Me {
@@ -28,10 +32,17 @@ impl Me {
             .upgrade()
             .ok_or_else(|| mlua::Error::runtime("the runtime is shutting down"))
     }
-}
 
-fn pid_arg(text: &str) -> mlua::Result<Pid> {
-    Pid::parse(text).ok_or_else(|| mlua::Error::runtime(format!("not a pid: {text:?}")))
+    /// A destination: a PID (`{host|n}`) or a registered name.
+    fn target(&self, text: &str) -> mlua::Result<Pid> {
+        if text.starts_with('{') {
+            return Pid::parse(text)
+                .ok_or_else(|| mlua::Error::runtime(format!("not a pid: {text:?}")));
+        }
+        self.kernel()?
+            .lookup(text)
+            .ok_or_else(|| mlua::Error::runtime(format!("no process is registered as {text:?}")))
+    }
 }
 
 /// A receive timeout: a duration (see [`duration`]) the clock can count from now.
@@ -91,10 +102,21 @@ fn message_table(lua: &Lua, m: &Message) -> mlua::Result<Table> {
     Ok(t)
 }
 
-/// `process.events()` / `process.inbox()`: a channel with `:receive([timeout])`.
+/// What a [`Channel`] reads.
+#[derive(Clone)]
+enum Reads {
+    Events,
+    /// The inbox: every message no `process.listen` took.
+    Inbox(Rc<RefCell<Vec<String>>>),
+    /// `process.listen(topic)`: messages of one topic.
+    Topic(String),
+}
+
+/// `process.events()`, `process.inbox()`, `process.listen(topic)`: a channel with
+/// `:receive([timeout])`.
 struct Channel {
     inbox: Mailbox,
-    messages: bool,
+    reads: Reads,
 }
 
 impl UserData for Channel {
@@ -102,7 +124,7 @@ impl UserData for Channel {
         methods.add_async_method(
             "receive",
             |lua, this, timeout: Option<LuaValue>| async move {
-                receive(&lua, &this.inbox, this.messages, timeout).await
+                receive(&lua, &this.inbox, &this.reads, timeout).await
             },
         );
     }
@@ -112,12 +134,20 @@ impl UserData for Channel {
 async fn receive(
     lua: &Lua,
     inbox: &Mailbox,
-    messages: bool,
+    reads: &Reads,
     timeout: Option<LuaValue>,
 ) -> mlua::Result<LuaValue> {
     let timeout = timeout_arg(timeout)?;
-    let table = if messages {
-        match inbox.next_message(timeout).await {
+    let topics = match reads {
+        Reads::Events => None,
+        Reads::Inbox(listened) => Some(match listened.borrow().as_slice() {
+            [] => Topics::All,
+            topics => Topics::Except(topics.to_vec()),
+        }),
+        Reads::Topic(topic) => Some(Topics::Only(topic.clone())),
+    };
+    let table = if let Some(topics) = topics {
+        match inbox.next_message_of(topics, timeout).await {
             Some(m) => Some(message_table(lua, &m)?),
             None => None,
         }
@@ -220,8 +250,12 @@ pub fn module(lua: &Lua, me: Me) -> mlua::Result<Table> {
                     _ => Value::List(from_lua_many(payload.iter())?),
                 };
                 let kernel = m.kernel()?;
+                let target = match m.target(&pid) {
+                    Ok(target) => target,
+                    Err(e) => return Ok((false, Some(e.to_string()))),
+                };
                 Ok(
-                    match kernel.send(&pid_arg(&pid)?, Some(&m.pid), &topic, payload) {
+                    match kernel.send(&target, Some(&m.pid), &topic, payload) {
                         Ok(()) => (true, None),
                         Err(e) => (false, Some(e.to_string())),
                     },
@@ -235,27 +269,55 @@ pub fn module(lua: &Lua, me: Me) -> mlua::Result<Table> {
         "receive",
         lua.create_async_function(move |lua, timeout: Option<LuaValue>| {
             let inbox = m.inbox.clone();
-            async move { receive(&lua, &inbox, false, timeout).await }
+            async move { receive(&lua, &inbox, &Reads::Events, timeout).await }
         })?,
     )?;
     // Builds the channel type's methods now, while `coroutine.yield` (which mlua's async
     // methods capture when the type is first used) is still the library's own.
     lua.create_userdata(Channel {
         inbox: me.inbox.clone(),
-        messages: false,
+        reads: Reads::Events,
     })?;
-    for (name, messages) in [("events", false), ("inbox", true)] {
+    for (name, reads) in [
+        ("events", Reads::Events),
+        ("inbox", Reads::Inbox(me.listened.clone())),
+    ] {
         let m = me.clone();
         t.set(
             name,
             lua.create_function(move |_, ()| {
                 Ok(Channel {
                     inbox: m.inbox.clone(),
-                    messages,
+                    reads: reads.clone(),
                 })
             })?,
         )?;
     }
+    let m = me.clone();
+    t.set(
+        "listen",
+        lua.create_function(move |_, topic: String| {
+            let mut listened = m.listened.borrow_mut();
+            if !listened.contains(&topic) {
+                listened.push(topic.clone());
+            }
+            Ok(Channel {
+                inbox: m.inbox.clone(),
+                reads: Reads::Topic(topic),
+            })
+        })?,
+    )?;
+    let m = me.clone();
+    t.set(
+        "exec",
+        lua.create_async_function(
+            move |lua, (entry, host, args): (String, String, Variadic<LuaValue>)| {
+                let m = m.clone();
+                async move { exec(&lua, &m, &entry, &host, args).await }
+            },
+        )?,
+    )?;
+    t.set("registry", registry_module(lua, &me)?)?;
 
     set_pid_fn(lua, &t, &me, "terminate", |k, _, pid| k.terminate(&pid))?;
     set_pid_fn(lua, &t, &me, "monitor", |k, me, pid| {
@@ -286,7 +348,7 @@ pub fn module(lua: &Lua, me: Me) -> mlua::Result<Table> {
         "cancel",
         lua.create_function(move |_, (pid, reason): (String, Option<String>)| {
             let reason = reason.unwrap_or_else(|| "cancelled".to_owned());
-            Ok(m.kernel()?.cancel(&pid_arg(&pid)?, Some(&m.pid), &reason))
+            Ok(m.kernel()?.cancel(&m.target(&pid)?, Some(&m.pid), &reason))
         })?,
     )?;
     Ok(t)
@@ -303,6 +365,64 @@ fn set_pid_fn(
     let me = me.clone();
     t.set(
         name,
-        lua.create_function(move |_, pid: String| Ok(f(&*me.kernel()?, &me, pid_arg(&pid)?)))?,
+        lua.create_function(move |_, pid: String| Ok(f(&*me.kernel()?, &me, me.target(&pid)?)))?,
     )
+}
+
+/// `process.exec(entry, host, ...)`: spawns a process and waits for it to end; returns
+/// its value, or nil and its error.
+async fn exec(
+    lua: &Lua,
+    me: &Me,
+    entry: &str,
+    host: &str,
+    args: Variadic<LuaValue>,
+) -> mlua::Result<(LuaValue, Option<String>)> {
+    let values = from_lua_many(args.iter())?;
+    let exits = Mailbox::new();
+    if let Err(e) = me
+        .kernel()?
+        .spawn(entry, host, values.into(), Watchers::monitor(&exits))
+    {
+        return Ok((LuaValue::Nil, Some(e.to_string())));
+    }
+    let Some(exit) = exits.next_event(None).await else {
+        return Ok((LuaValue::Nil, Some("process ended without an exit".into())));
+    };
+    match exit.result.error() {
+        Some(error) => Ok((LuaValue::Nil, Some(error))),
+        None => Ok((to_lua(lua, &exit.result.value)?, None)),
+    }
+}
+
+/// `process.registry`: `register(name[, pid])`, `lookup(name)`, `unregister(name)`.
+fn registry_module(lua: &Lua, me: &Me) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    let m = me.clone();
+    t.set(
+        "register",
+        lua.create_function(move |_, (name, pid): (String, Option<String>)| {
+            let pid = match pid {
+                Some(text) => m.target(&text)?,
+                None => m.pid.clone(),
+            };
+            Ok(match m.kernel()?.register(&name, &pid) {
+                Ok(()) => (true, None),
+                Err(e) => (false, Some(e.to_string())),
+            })
+        })?,
+    )?;
+    let m = me.clone();
+    t.set(
+        "lookup",
+        lua.create_function(move |_, name: String| {
+            Ok(m.kernel()?.lookup(&name).map(|pid| pid.to_string()))
+        })?,
+    )?;
+    let m = me.clone();
+    t.set(
+        "unregister",
+        lua.create_function(move |_, name: String| Ok(m.kernel()?.unregister(&name)))?,
+    )?;
+    Ok(t)
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::id::EntryId;
 use super::raw::{RawLifecycle, RawLimits, StdioMode};
@@ -232,5 +233,92 @@ pub struct ServiceEntry {
     /// `input`: the arguments passed to the process. Default none.
     pub input: Vec<serde_yaml_ng::Value>,
     /// `lifecycle`: auto start, start order, timeouts and restart policy.
-    pub lifecycle: RawLifecycle,
+    pub lifecycle: ServiceLifecycle,
+}
+
+/// A service's `lifecycle`, with Wippy's defaults filled in (SPEC §8).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ServiceLifecycle {
+    /// `auto_start`: started by the application mode (`wippy run` with no command).
+    /// Default false.
+    pub auto_start: bool,
+    /// `requires` (alias `depends_on`): entries started before this one and stopped after
+    /// it. Services among them are started (even without `auto_start`); hosts always run.
+    pub requires: Vec<EntryId>,
+    /// `start_timeout`: how long the application mode waits for the service to be
+    /// Running. Default 10 s.
+    pub start_timeout: Duration,
+    /// `stop_timeout`: after CANCEL, how long its process has to end before it is
+    /// terminated. Default 10 s.
+    pub stop_timeout: Duration,
+    /// `stable_threshold`: a process that ran this long before failing starts the
+    /// backoff over. Default 5 s.
+    pub stable_threshold: Duration,
+    /// `restart`: the backoff between restarts.
+    pub restart: RestartPolicy,
+}
+
+/// `lifecycle.restart`: exponential backoff after a failure.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RestartPolicy {
+    /// `initial_delay`: the delay before the first restart. Default 1 s.
+    pub initial_delay: Duration,
+    /// `max_delay`: no delay is longer. Default 90 s.
+    pub max_delay: Duration,
+    /// `backoff_factor`: each delay is the previous one times this (at least 1).
+    /// Default 2.
+    pub backoff_factor: f64,
+    /// `jitter`: each delay is spread at random by up to this fraction either way, so
+    /// services that failed together do not restart together (0 to 1; 0 is exact).
+    /// Default 0.1.
+    pub jitter: f64,
+    /// `max_attempts`: restarts after failures in a row before the service is left
+    /// Failed; 0 means no limit. Default 0.
+    pub max_attempts: u32,
+}
+
+impl Default for ServiceLifecycle {
+    fn default() -> Self {
+        Self {
+            auto_start: false,
+            requires: Vec::new(),
+            start_timeout: Duration::from_secs(10),
+            stop_timeout: Duration::from_secs(10),
+            stable_threshold: Duration::from_secs(5),
+            restart: RestartPolicy::default(),
+        }
+    }
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        Self {
+            initial_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(90),
+            backoff_factor: 2.0,
+            jitter: 0.1,
+            max_attempts: 0,
+        }
+    }
+}
+
+impl RestartPolicy {
+    /// The delay before restart number `attempt` (1 for the first), before jitter:
+    /// `initial_delay * backoff_factor^(attempt-1)`, capped at `max_delay`.
+    pub fn base_delay(&self, attempt: u32) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(1024) as i32;
+        let secs = self.initial_delay.as_secs_f64() * self.backoff_factor.powi(exponent);
+        let max = self.max_delay.as_secs_f64();
+        Duration::from_secs_f64(if secs.is_finite() { secs.min(max) } else { max })
+    }
+
+    /// [`RestartPolicy::base_delay`] spread by `jitter`; `unit` is a random number in
+    /// `[0, 1)` (0.5 keeps the delay as it is).
+    pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
+        let base = self.base_delay(attempt).as_secs_f64();
+        let spread = 1.0 + self.jitter * (2.0 * unit - 1.0);
+        Duration::from_secs_f64((base * spread).max(0.0))
+    }
 }

@@ -9,7 +9,7 @@ mod kinds;
 mod parse;
 mod raw;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 pub use diagnostics::{Diagnostics, LoadErrors, Location, Problem, Warning};
@@ -265,10 +265,19 @@ impl Registry {
                             format!("process host not found: {}", s.host),
                         );
                     }
+                    for (i, required) in s.lifecycle.requires.iter().enumerate() {
+                        if self.get(required).is_none() {
+                            diags.problem(
+                                at.clone().with_field(format!("lifecycle.requires[{i}]")),
+                                format!("required entry not found: {required}"),
+                            );
+                        }
+                    }
                 }
                 _ => {}
             }
         }
+        self.check_service_cycles(diags);
         // Commands run on a terminal.host and spawn on a process.host: without them,
         // `wippy run` refuses every command, so say so here too.
         let has = |kind: &str| self.entries.iter().any(|e| e.kind == kind);
@@ -281,6 +290,53 @@ impl Registry {
                         format!("the project has commands but no {host}: `wippy run` refuses them until one is added"),
                     );
                 }
+            }
+        }
+    }
+
+    /// Services must be startable in some order: a `requires` cycle is a problem, reported
+    /// once, on its first service, naming every entry in it.
+    fn check_service_cycles(&self, diags: &mut Diagnostics) {
+        let requires = |id: &EntryId| match self.config(id) {
+            Some(EntryConfig::Service(s)) => s.lifecycle.requires.as_slice(),
+            _ => &[],
+        };
+        // Depth-first search; `path` is the chain being followed, `done` what is known
+        // acyclic.
+        let mut done: HashSet<&EntryId> = HashSet::new();
+        for entry in &self.entries {
+            if !matches!(entry.config, EntryConfig::Service(_)) || done.contains(&entry.id) {
+                continue;
+            }
+            let mut path: Vec<(&EntryId, usize)> = vec![(&entry.id, 0)];
+            while let Some(&mut (id, ref mut next)) = path.last_mut() {
+                let Some(dep) = requires(id).get(*next) else {
+                    done.insert(id);
+                    path.pop();
+                    continue;
+                };
+                *next += 1;
+                if done.contains(dep) {
+                    continue;
+                }
+                if let Some(start) = path.iter().position(|(p, _)| *p == dep) {
+                    let cycle: Vec<String> = path[start..]
+                        .iter()
+                        .map(|(p, _)| p.to_string())
+                        .chain([dep.to_string()])
+                        .collect();
+                    let first = self.get(dep).expect("a service in the path exists");
+                    diags.problem(
+                        Location::entry(&first.file, &first.id).with_field("lifecycle.requires"),
+                        format!("services require each other in a cycle: {}", cycle.join(" -> ")),
+                    );
+                    // Everything on the path is reported through this cycle.
+                    for (p, _) in &path {
+                        done.insert(p);
+                    }
+                    break;
+                }
+                path.push((dep, 0));
             }
         }
     }

@@ -436,16 +436,78 @@ impl EntryParser<'_> {
         let host = self.required(at, "host", &raw.host);
         let process = process.and_then(|p| self.reference(at, "process", p));
         let host = host.and_then(|h| self.reference(at, "host", h));
-        self.diags.warn(
-            at.clone(),
-            "process.service is accepted but not run yet: this runtime does not supervise services, so its process does not start",
-        );
+        let lifecycle = self.service_lifecycle(at, raw.lifecycle);
         Some(EntryConfig::Service(ServiceEntry {
             process: process?,
             host: host?,
             input: raw.input,
-            lifecycle: raw.lifecycle,
+            lifecycle: lifecycle?,
         }))
+    }
+
+    /// A service's `lifecycle`, with every field checked and Wippy's defaults filled in.
+    fn service_lifecycle(&mut self, at: &Location, raw: RawLifecycle) -> Option<ServiceLifecycle> {
+        let before = self.diags.problems.len();
+        let mut lifecycle = ServiceLifecycle {
+            auto_start: raw.auto_start,
+            ..ServiceLifecycle::default()
+        };
+        for (i, r) in raw.requires.iter().enumerate() {
+            if let Some(id) = self.reference(at, &format!("lifecycle.requires[{i}]"), r) {
+                lifecycle.requires.push(id);
+            }
+        }
+        let restart = raw.restart.unwrap_or_default();
+        for (field, text, slot) in [
+            ("start_timeout", &raw.start_timeout, &mut lifecycle.start_timeout),
+            ("stop_timeout", &raw.stop_timeout, &mut lifecycle.stop_timeout),
+            ("stable_threshold", &raw.stable_threshold, &mut lifecycle.stable_threshold),
+            ("restart.initial_delay", &restart.initial_delay, &mut lifecycle.restart.initial_delay),
+            ("restart.max_delay", &restart.max_delay, &mut lifecycle.restart.max_delay),
+        ] {
+            if let Some(text) = text {
+                match crate::duration::parse(text) {
+                    Ok(d) => *slot = d,
+                    Err(e) => self.diags.problem(
+                        at.clone().with_field(format!("lifecycle.{field}")),
+                        format!("invalid configuration: {e}"),
+                    ),
+                }
+            }
+        }
+        let policy = &mut lifecycle.restart;
+        if let Some(factor) = restart.backoff_factor {
+            if !(1.0..=1000.0).contains(&factor) {
+                self.diags.problem(
+                    at.clone().with_field("lifecycle.restart.backoff_factor"),
+                    format!("invalid configuration: backoff_factor must be between 1 and 1000, got {factor}"),
+                );
+            }
+            policy.backoff_factor = factor;
+        }
+        if let Some(jitter) = restart.jitter {
+            if !(0.0..=1.0).contains(&jitter) {
+                self.diags.problem(
+                    at.clone().with_field("lifecycle.restart.jitter"),
+                    format!("invalid configuration: jitter must be between 0 and 1, got {jitter}"),
+                );
+            }
+            policy.jitter = jitter;
+        }
+        policy.max_attempts = restart.max_attempts.unwrap_or(0);
+        if policy.max_delay < policy.initial_delay {
+            self.diags.problem(
+                at.clone().with_field("lifecycle.restart.max_delay"),
+                format!(
+                    "invalid configuration: max_delay ({:?}) is shorter than initial_delay ({:?})",
+                    policy.max_delay, policy.initial_delay
+                ),
+            );
+        }
+        if raw.security.is_some() {
+            self.warn_unused(at, "lifecycle.security");
+        }
+        (self.diags.problems.len() == before).then_some(lifecycle)
     }
 }
 

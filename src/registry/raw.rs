@@ -194,10 +194,12 @@ pub struct RawLifecycle {
     pub start_timeout: Option<String>,
     /// `stop_timeout`: how long to wait after CANCEL before terminating.
     pub stop_timeout: Option<String>,
-    /// `depends_on`: IDs of the services started before this one and stopped after it.
-    /// Default none.
-    #[serde(default)]
-    pub depends_on: Vec<String>,
+    /// `requires` (Wippy's older spelling: `depends_on`): IDs of the entries started
+    /// before this one and stopped after it. Default none.
+    #[serde(default, alias = "depends_on")]
+    pub requires: Vec<String>,
+    /// `stable_threshold`: running this long resets the restart counter.
+    pub stable_threshold: Option<String>,
     /// `restart`: the backoff between restarts after a failure.
     pub restart: Option<RawRestart>,
     /// `security`: Wippy's security settings. Accepted, not interpreted.
@@ -216,6 +218,8 @@ pub struct RawRestart {
     pub max_delay: Option<String>,
     /// `restart.backoff_factor`: each delay is the previous one times this.
     pub backoff_factor: Option<f64>,
+    /// `restart.jitter`: each delay is spread at random by up to this fraction.
+    pub jitter: Option<f64>,
 }
 
 /// `env.variable`, as written.

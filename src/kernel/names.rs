@@ -1,0 +1,91 @@
+//! Process names (`register`, `lookup`, `unregister`): a name belongs to one live process
+//! and is released when that process ends, so a lookup never returns a dead PID for long.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::pid::Pid;
+
+/// The longest name accepted, in bytes (Wippy's PID limit: a name stands where a PID may).
+pub(crate) const MAX_NAME_BYTES: usize = 1024;
+
+/// Why a name was not registered.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NameError {
+    /// Another process holds the name.
+    #[error("name {name:?} is already registered to {holder}")]
+    Taken {
+        /// The name asked for.
+        name: String,
+        /// The process that holds it.
+        holder: String,
+    },
+    /// The process has ended (or never existed).
+    #[error("process not found: {0}")]
+    NoProcess(String),
+    /// Empty, longer than 1024 bytes, or shaped like a PID (`{...}`).
+    #[error("invalid name {0:?}: a name is 1-1024 bytes and does not start with '{{'")]
+    Invalid(String),
+}
+
+#[derive(Default)]
+struct Table {
+    by_name: HashMap<String, Pid>,
+    by_pid: HashMap<Pid, Vec<String>>,
+}
+
+#[derive(Default)]
+pub(crate) struct Names(Mutex<Table>);
+
+impl Names {
+    /// Gives `name` to `pid` if it is free; `alive` is asked under the table's lock, so a
+    /// name cannot be registered to a process that has already been released.
+    pub fn register(&self, name: &str, pid: &Pid, alive: impl FnOnce() -> bool) -> Result<(), NameError> {
+        if name.is_empty() || name.len() > MAX_NAME_BYTES || name.starts_with('{') {
+            return Err(NameError::Invalid(name.to_owned()));
+        }
+        let mut t = self.0.lock().unwrap();
+        if let Some(holder) = t.by_name.get(name) {
+            return Err(NameError::Taken {
+                name: name.to_owned(),
+                holder: holder.to_string(),
+            });
+        }
+        if !alive() {
+            return Err(NameError::NoProcess(pid.to_string()));
+        }
+        t.by_name.insert(name.to_owned(), pid.clone());
+        t.by_pid.entry(pid.clone()).or_default().push(name.to_owned());
+        Ok(())
+    }
+
+    pub fn lookup(&self, name: &str) -> Option<Pid> {
+        self.0.lock().unwrap().by_name.get(name).cloned()
+    }
+
+    /// Frees `name`; false if nobody held it.
+    pub fn unregister(&self, name: &str) -> bool {
+        let mut t = self.0.lock().unwrap();
+        let Some(pid) = t.by_name.remove(name) else {
+            return false;
+        };
+        if let Some(names) = t.by_pid.get_mut(&pid) {
+            names.retain(|n| n != name);
+            if names.is_empty() {
+                t.by_pid.remove(&pid);
+            }
+        }
+        true
+    }
+
+    /// Frees every name `pid` held (it has ended).
+    pub fn release(&self, pid: &Pid) {
+        let mut t = self.0.lock().unwrap();
+        if let Some(names) = t.by_pid.remove(pid) {
+            for name in names {
+                t.by_name.remove(&name);
+            }
+        }
+    }
+}
