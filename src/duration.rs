@@ -11,7 +11,9 @@ use std::time::Duration;
 /// Parses a Go duration: one or more `<decimal><unit>` pairs, units `ns`, `us` (or `µs`),
 /// `ms`, `s`, `m`, `h`; `"0"` alone is zero. Negative durations are refused.
 pub fn parse(text: &str) -> Result<Duration, String> {
-    let bad = || format!("invalid duration {text:?}: expected a number and a unit, like 500ms, 5s, 1m30s (units: ns, us, ms, s, m, h)");
+    let bad = || {
+        format!("invalid duration {text:?}: expected a number and a unit, like 500ms, 5s, 1m30s (units: ns, us, ms, s, m, h)")
+    };
     let s = text.trim();
     if s == "0" {
         return Ok(Duration::ZERO);
@@ -64,7 +66,10 @@ mod tests {
         assert_eq!(parse("5s").unwrap(), Duration::from_secs(5));
         assert_eq!(parse("1m30s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse("1.5h").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse("2h45m10.5s").unwrap(), Duration::from_millis(9_910_500));
+        assert_eq!(
+            parse("2h45m10.5s").unwrap(),
+            Duration::from_millis(9_910_500)
+        );
         assert_eq!(parse("10us").unwrap(), Duration::from_micros(10));
         assert_eq!(parse("0").unwrap(), Duration::ZERO);
         assert_eq!(parse(" 3ns ").unwrap(), Duration::from_nanos(3));

@@ -10,6 +10,7 @@ use crate::kernel::event::Mailbox;
 use crate::kernel::fd_limit;
 use crate::kernel::host::{SendError, Watchers};
 use crate::kernel::kind::{ProcessKind, Ready};
+use crate::kernel::names::NameError;
 use crate::kernel::output::GuestLog;
 use crate::kernel::pid::Pid;
 use crate::kernel::process::Args;
@@ -18,7 +19,6 @@ use crate::kernel::{Kernel, KernelOptions, SpawnError};
 use crate::load::cache::CacheStats;
 use crate::load::engine::EngineOptions;
 use crate::lua::LuaKind;
-use crate::kernel::names::NameError;
 use crate::registry::{Diagnostics, EntryId, LoadErrors, Problem, Registry, Warning};
 use crate::service::{ServiceChange, ServiceError, ServiceStatus, Services};
 use crate::value::Value;
@@ -300,6 +300,7 @@ impl RuntimeBuilder {
         let kernel = Kernel::start(&registry, entries, options).map_err(RuntimeError::Host)?;
         let services = Arc::new(Services::new(&registry, &kernel));
         lua.attach(&kernel, &services);
+        wasm.attach(&kernel);
         Ok(Runtime {
             kernel,
             services,

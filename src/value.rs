@@ -173,7 +173,11 @@ impl Value {
             },
             J::String(s) => Value::String(s),
             J::Array(items) => Value::List(items.into_iter().map(Value::from_json).collect()),
-            J::Object(m) => Value::Map(m.into_iter().map(|(k, v)| (k, Value::from_json(v))).collect()),
+            J::Object(m) => Value::Map(
+                m.into_iter()
+                    .map(|(k, v)| (k, Value::from_json(v)))
+                    .collect(),
+            ),
         }
     }
 }

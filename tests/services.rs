@@ -114,7 +114,11 @@ fn a_service_that_ran_past_stable_threshold_starts_its_backoff_over() {
 #[test]
 fn a_service_that_returns_normally_is_exited_and_not_restarted() {
     let entries = lua("done", "return { main = function() return 'fine' end }")
-        + &service("svc", "done", "      restart:\n        initial_delay: 1ms\n");
+        + &service(
+            "svc",
+            "done",
+            "      restart:\n        initial_delay: 1ms\n",
+        );
     let rt = runtime(&entries);
     let feed = rt.service_changes();
     rt.start_service("t:svc").unwrap();
@@ -122,7 +126,11 @@ fn a_service_that_returns_normally_is_exited_and_not_restarted() {
     let states: Vec<_> = changes.iter().map(|c| c.state).collect();
     assert_eq!(
         states,
-        [ServiceState::Starting, ServiceState::Running, ServiceState::Exited]
+        [
+            ServiceState::Starting,
+            ServiceState::Running,
+            ServiceState::Exited
+        ]
     );
     let status = rt.service("t:svc").unwrap();
     assert_eq!((status.restarts, status.pid), (0, None));
@@ -234,7 +242,10 @@ fn a_requires_cycle_and_a_missing_requirement_fail_the_load_naming_the_entries()
         errors.contains("services require each other in a cycle: t:a -> t:b -> t:a"),
         "{errors}"
     );
-    assert!(errors.contains("required entry not found: t:nowhere"), "{errors}");
+    assert!(
+        errors.contains("required entry not found: t:nowhere"),
+        "{errors}"
+    );
     assert!(
         errors.contains("lifecycle.stop_timeout") && errors.contains("invalid duration \"soon\""),
         "{errors}"
@@ -297,7 +308,11 @@ end }"#;
         std::thread::yield_now();
     }
     assert_eq!(rt.lookup("keeper"), Some(pid.clone()));
-    assert!(rt.register("keeper", &pid).unwrap_err().to_string().contains("already registered"));
+    assert!(rt
+        .register("keeper", &pid)
+        .unwrap_err()
+        .to_string()
+        .contains("already registered"));
     let r = run_to_exit(&rt, "t:sender", vec![]);
     assert_eq!(
         r.value,

@@ -46,6 +46,7 @@ clang "${CFLAGS[@]}" -mexec-model=reactor -o "$out/processor.wasm" src/processor
 clang "${CFLAGS[@]}" -mexec-model=reactor -o "$out/sleeper.wasm" src/sleeper.c
 clang "${CFLAGS[@]}" -o "$out/wasi_probe.wasm" src/wasi_probe.c
 clang "${CFLAGS[@]}" -mexec-model=reactor -o "$out/kernels.wasm" src/kernels.c
+clang "${CFLAGS[@]}" -mexec-model=reactor -I include -o "$out/actors.wasm" src/actors.c
 
 # Components: C + wit-bindgen bindings, then the preview-1 adapter.
 component() { # component <world> <c source> <output>

@@ -55,11 +55,18 @@ pub fn run(project: &Path, name: &str, args: &[String], flags: &FileFlags) -> Ex
         eprintln!("Error: commands need a process.host for the processes they spawn, and this project has none. Add one to an _index.yaml:\n\n  - name: processes\n    kind: process.host\n    host:\n      workers: 4\n");
         return ExitCode::FAILURE;
     }
-    // A wasm command runs only itself (a wasm guest cannot spawn): compile nothing else.
-    // A Lua command may spawn any entry, so everything is made ready.
+    // A wasm command without the actor interface runs only itself: compile nothing
+    // else. A Lua command or a wasm actor may spawn any entry, so everything is made
+    // ready.
     let mut builder = builder(COMMAND_SLOTS);
-    if matches!(entry.config, EntryConfig::Wasm(_)) {
-        builder.only([entry.id.to_string()]);
+    if let EntryConfig::Wasm(w) = &entry.config {
+        let actor = w
+            .imports
+            .iter()
+            .any(|i| wippy_wasm::registry::import_base(i) == "wippy:actor");
+        if !actor {
+            builder.only([entry.id.to_string()]);
+        }
     }
     let runtime = match builder.load(project) {
         Ok(rt) => rt,

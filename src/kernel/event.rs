@@ -143,6 +143,22 @@ impl Topics {
     }
 }
 
+/// An event or a message, whichever comes first (events before messages): what a wasm
+/// actor's `receive` takes.
+pub(crate) enum Delivery {
+    Event(Event),
+    Message(Message),
+}
+
+impl Queue for Delivery {
+    fn pop(q: &mut Queues, topics: &Topics) -> Option<Self> {
+        match Event::pop(q, topics) {
+            Some(e) => Some(Delivery::Event(e)),
+            None => Message::pop(q, topics).map(Delivery::Message),
+        }
+    }
+}
+
 /// Which queue a receive reads.
 trait Queue: Sized {
     fn pop(q: &mut Queues, topics: &Topics) -> Option<Self>;
@@ -158,7 +174,10 @@ impl Queue for Message {
     fn pop(q: &mut Queues, topics: &Topics) -> Option<Self> {
         let at = match topics {
             Topics::All => (!q.messages.is_empty()).then_some(0)?,
-            _ => q.messages.iter().position(|(m, _)| topics.admits(&m.topic))?,
+            _ => q
+                .messages
+                .iter()
+                .position(|(m, _)| topics.admits(&m.topic))?,
         };
         let (message, size) = q.messages.remove(at)?;
         q.bytes -= size;
@@ -301,20 +320,24 @@ impl Mailbox {
 
     /// Like [`Mailbox::next_message`], for the messages `topics` admits; the others stay
     /// queued, in order.
-    pub(crate) fn next_message_of(&self, topics: Topics, timeout: Option<Duration>) -> Receive<Message> {
+    pub(crate) fn next_message_of(
+        &self,
+        topics: Topics,
+        timeout: Option<Duration>,
+    ) -> Receive<Message> {
         let mut receive = Receive::new(self.clone(), timeout);
         receive.topics = topics;
         receive
     }
 
-    /// The next message `topics` admits, if one is waiting.
-    pub(crate) fn try_message(&self, topics: &Topics) -> Option<Message> {
-        Message::pop(&mut self.0.queues.lock().unwrap(), topics)
+    /// The next event or message (events first), if one is waiting.
+    pub(crate) fn try_delivery(&self) -> Option<Delivery> {
+        Delivery::pop(&mut self.0.queues.lock().unwrap(), &Topics::All)
     }
 
-    /// The next event, if one is waiting.
-    pub(crate) fn try_event(&self) -> Option<Event> {
-        Event::pop(&mut self.0.queues.lock().unwrap(), &Topics::All)
+    /// The next event or message (events first), parking the process up to `timeout`.
+    pub(crate) fn next_delivery(&self, timeout: Option<Duration>) -> Receive<Delivery> {
+        Receive::new(self.clone(), timeout)
     }
 
     /// Events and messages waiting, without taking them.

@@ -22,9 +22,9 @@ use exit::{ExitReason, ExitResult};
 use host::{Host, HostFull, HostLimits, SendError, Watchers};
 use kind::{Ready, Spawnable};
 use names::{NameError, Names};
-use process::Body;
 use output::GuestLog;
 use pid::Pid;
+use process::Body;
 use process::{Args, RunSettings};
 use stats::ProcessStats;
 
@@ -192,8 +192,7 @@ impl Kernel {
 
     /// Gives `name` to the live process `pid`.
     pub fn register(&self, name: &str, pid: &Pid) -> Result<(), NameError> {
-        self.names
-            .register(name, pid, || self.stats(pid).is_some())
+        self.names.register(name, pid, || self.stats(pid).is_some())
     }
 
     pub fn lookup(&self, name: &str) -> Option<Pid> {

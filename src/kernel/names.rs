@@ -41,7 +41,12 @@ pub(crate) struct Names(Mutex<Table>);
 impl Names {
     /// Gives `name` to `pid` if it is free; `alive` is asked under the table's lock, so a
     /// name cannot be registered to a process that has already been released.
-    pub fn register(&self, name: &str, pid: &Pid, alive: impl FnOnce() -> bool) -> Result<(), NameError> {
+    pub fn register(
+        &self,
+        name: &str,
+        pid: &Pid,
+        alive: impl FnOnce() -> bool,
+    ) -> Result<(), NameError> {
         if name.is_empty() || name.len() > MAX_NAME_BYTES || name.starts_with('{') {
             return Err(NameError::Invalid(name.to_owned()));
         }
@@ -56,7 +61,10 @@ impl Names {
             return Err(NameError::NoProcess(pid.to_string()));
         }
         t.by_name.insert(name.to_owned(), pid.clone());
-        t.by_pid.entry(pid.clone()).or_default().push(name.to_owned());
+        t.by_pid
+            .entry(pid.clone())
+            .or_default()
+            .push(name.to_owned());
         Ok(())
     }
 

@@ -42,6 +42,11 @@ impl Declared {
         self.has("wasi:http")
     }
 
+    /// `wippy:actor`: the actor interface (module `wippy_actor` for core modules).
+    pub fn actor(&self) -> bool {
+        self.has("wippy:actor")
+    }
+
     pub fn preview1(&self) -> bool {
         self.has("wasi1") || self.has("wasi_snapshot_preview1")
     }
@@ -63,6 +68,7 @@ pub fn unsatisfied(engine: &Engine, code: &Code, declared: &Declared) -> Vec<Str
                 let (m, n) = (import.module(), import.name());
                 let ok = match m {
                     "wasi_snapshot_preview1" | "wasi_unstable" => declared.preview1(),
+                    "wippy_actor" => declared.actor(),
                     _ => declared.allow_unknown,
                 };
                 if !ok {
@@ -70,6 +76,7 @@ pub fn unsatisfied(engine: &Engine, code: &Code, declared: &Declared) -> Vec<Str
                         "wasi_snapshot_preview1" | "wasi_unstable" => {
                             "add `wasi1` to the entry's imports".to_owned()
                         }
+                        "wippy_actor" => "add `wippy:actor` to the entry's imports".to_owned(),
                         _ => format!("no host interface provides module {m:?} (set `allow_unknown_imports: true` to make its functions trap when called)"),
                     };
                     missing.push(format!("unsatisfied import {m}::{n}: {hint}"));

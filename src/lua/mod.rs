@@ -30,9 +30,9 @@ use crate::kernel::kind::{ProcessKind, Ready, Spawnable};
 use crate::kernel::output::Stream;
 use crate::kernel::process::{self, Args, Body, ProcessCtx};
 use crate::kernel::Kernel;
-use crate::service::Services;
 use crate::load::fsroot::{read_beneath, Refused};
 use crate::registry::{Diagnostics, EntryConfig, EntryId, Location, LuaSource, Registry};
+use crate::service::Services;
 use crate::value::Value;
 
 pub use convert::{from_lua, to_lua};

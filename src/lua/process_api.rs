@@ -254,12 +254,10 @@ pub fn module(lua: &Lua, me: Me) -> mlua::Result<Table> {
                     Ok(target) => target,
                     Err(e) => return Ok((false, Some(e.to_string()))),
                 };
-                Ok(
-                    match kernel.send(&target, Some(&m.pid), &topic, payload) {
-                        Ok(()) => (true, None),
-                        Err(e) => (false, Some(e.to_string())),
-                    },
-                )
+                Ok(match kernel.send(&target, Some(&m.pid), &topic, payload) {
+                    Ok(()) => (true, None),
+                    Err(e) => (false, Some(e.to_string())),
+                })
             },
         )?,
     )?;

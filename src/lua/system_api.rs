@@ -20,9 +20,7 @@ pub fn module(lua: &Lua, services: Weak<Services>) -> mlua::Result<Table> {
     // nil for a service never started.
     supervisor.set(
         "state",
-        lua.create_function(move |_, id: String| {
-            Ok(status(&id)?.map(|s| s.state.name()))
-        })?,
+        lua.create_function(move |_, id: String| Ok(status(&id)?.map(|s| s.state.name())))?,
     )?;
     // `status(id)`: {state, pid, restarts, error}, or nil.
     supervisor.set(

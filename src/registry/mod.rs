@@ -328,7 +328,10 @@ impl Registry {
                     let first = self.get(dep).expect("a service in the path exists");
                     diags.problem(
                         Location::entry(&first.file, &first.id).with_field("lifecycle.requires"),
-                        format!("services require each other in a cycle: {}", cycle.join(" -> ")),
+                        format!(
+                            "services require each other in a cycle: {}",
+                            cycle.join(" -> ")
+                        ),
                     );
                     // Everything on the path is reported through this cycle.
                     for (p, _) in &path {

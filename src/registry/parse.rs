@@ -23,6 +23,7 @@ pub const KNOWN_IMPORTS: &[&str] = &[
     "wasi:http",
     "wasi1",
     "wasi_snapshot_preview1",
+    "wippy:actor",
 ];
 
 /// Strips a `@version` suffix: `wasi:io@0.2.3` is `wasi:io`.
@@ -459,11 +460,31 @@ impl EntryParser<'_> {
         }
         let restart = raw.restart.unwrap_or_default();
         for (field, text, slot) in [
-            ("start_timeout", &raw.start_timeout, &mut lifecycle.start_timeout),
-            ("stop_timeout", &raw.stop_timeout, &mut lifecycle.stop_timeout),
-            ("stable_threshold", &raw.stable_threshold, &mut lifecycle.stable_threshold),
-            ("restart.initial_delay", &restart.initial_delay, &mut lifecycle.restart.initial_delay),
-            ("restart.max_delay", &restart.max_delay, &mut lifecycle.restart.max_delay),
+            (
+                "start_timeout",
+                &raw.start_timeout,
+                &mut lifecycle.start_timeout,
+            ),
+            (
+                "stop_timeout",
+                &raw.stop_timeout,
+                &mut lifecycle.stop_timeout,
+            ),
+            (
+                "stable_threshold",
+                &raw.stable_threshold,
+                &mut lifecycle.stable_threshold,
+            ),
+            (
+                "restart.initial_delay",
+                &restart.initial_delay,
+                &mut lifecycle.restart.initial_delay,
+            ),
+            (
+                "restart.max_delay",
+                &restart.max_delay,
+                &mut lifecycle.restart.max_delay,
+            ),
         ] {
             if let Some(text) = text {
                 match crate::duration::parse(text) {

@@ -16,8 +16,8 @@ use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-pub use status::{ServiceChange, ServiceState, ServiceStatus};
 use status::Board;
+pub use status::{ServiceChange, ServiceState, ServiceStatus};
 use supervise::{supervise, Spec};
 
 use crate::kernel::host::Watchers;
@@ -107,7 +107,12 @@ impl Services {
     /// `roots` and the services they require, each after what it requires. The registry
     /// refused cycles at load, so this terminates; `seen` guards anyway.
     fn start_order(&self, roots: Vec<&EntryId>) -> Vec<EntryId> {
-        fn visit(services: &Services, id: &EntryId, seen: &mut Vec<EntryId>, order: &mut Vec<EntryId>) {
+        fn visit(
+            services: &Services,
+            id: &EntryId,
+            seen: &mut Vec<EntryId>,
+            order: &mut Vec<EntryId>,
+        ) {
             if seen.contains(id) {
                 return;
             }
@@ -222,9 +227,14 @@ impl Services {
             // The supervisor terminates its process after `stop_timeout` on its own clock;
             // this is only the backstop should the supervisor itself be stuck.
             let backstop = stop_timeout.saturating_mul(2) + Duration::from_secs(5);
-            if self.board.wait(id, backstop, ServiceState::is_final).is_none_or(|s| !s.is_final()) {
+            if self
+                .board
+                .wait(id, backstop, ServiceState::is_final)
+                .is_none_or(|s| !s.is_final())
+            {
                 kernel.terminate(&supervisor);
-                self.board.wait(id, Duration::from_secs(5), ServiceState::is_final);
+                self.board
+                    .wait(id, Duration::from_secs(5), ServiceState::is_final);
             }
         }
         true
@@ -255,5 +265,4 @@ impl Services {
     pub fn subscribe(&self) -> Receiver<ServiceChange> {
         self.board.subscribe()
     }
-
 }

@@ -148,7 +148,9 @@ impl Board {
         if change.error.is_some() {
             status.error = change.error.clone();
         }
-        shared.feeds.retain(|feed| feed.send(change.clone()).is_ok());
+        shared
+            .feeds
+            .retain(|feed| feed.send(change.clone()).is_ok());
         drop(shared);
         self.changed.notify_all();
     }

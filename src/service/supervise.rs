@@ -44,9 +44,7 @@ async fn wait(inbox: &Mailbox, child: Option<&Pid>, timeout: Option<Duration>) -
             return Woke::TimedOut;
         };
         match event.kind {
-            EventKind::Exit if Some(&event.from) == child => {
-                return Woke::ChildEnded(event.result)
-            }
+            EventKind::Exit if Some(&event.from) == child => return Woke::ChildEnded(event.result),
             EventKind::Cancel => return Woke::Cancelled,
             // An EXIT of an earlier child, a LINK_DOWN: nothing to act on.
             _ => {}
@@ -66,7 +64,13 @@ struct Watch<'a> {
 }
 
 impl Watch<'_> {
-    fn record(&self, state: ServiceState, pid: Option<Pid>, error: Option<String>, restart_in: Option<Duration>) {
+    fn record(
+        &self,
+        state: ServiceState,
+        pid: Option<Pid>,
+        error: Option<String>,
+        restart_in: Option<Duration>,
+    ) {
         self.board.record(ServiceChange {
             service: self.spec.id.clone(),
             state,

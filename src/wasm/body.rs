@@ -11,10 +11,11 @@
 //! and they are checked before each Step, so both take effect within one slice.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use wasmtime::Store;
 
+use super::actor::Actor;
 use super::convert;
 use super::prepared::{Pre, Prepared};
 use super::state::{MemoryLimiter, ProcessState, Wasi};
@@ -23,6 +24,7 @@ use crate::kernel::exit::{ExitReason, ExitResult, Limit, Stage, TrapKind};
 use crate::kernel::pid::Pid;
 use crate::kernel::process::{race, Args, ProcessCtx, RunSettings};
 use crate::kernel::stats::ProcessStats;
+use crate::kernel::Kernel;
 
 /// Runs one wasm process to its end and returns how it ended. Never panics on guest
 /// input.
@@ -31,7 +33,12 @@ pub async fn run(
     env: Arc<EnvSource>,
     args: Args,
     ctx: ProcessCtx,
+    kernel: Weak<Kernel>,
 ) -> ExitResult {
+    let actor = match (prepared.actor, &ctx.inbox) {
+        (true, Some(inbox)) => Some(Box::new(Actor::new(kernel, ctx.pid.clone(), inbox.clone()))),
+        _ => None,
+    };
     let call = Box::pin(init_and_call(
         prepared.clone(),
         env,
@@ -39,6 +46,7 @@ pub async fn run(
         ctx.stats.clone(),
         ctx.settings.clone(),
         ctx.pid.clone(),
+        actor,
     ));
     race(call, &ctx, prepared.config.limits.max_execution_ms).await
 }
@@ -50,6 +58,7 @@ async fn init_and_call(
     stats: Arc<ProcessStats>,
     settings: Arc<RunSettings>,
     pid: Pid,
+    actor: Option<Box<Actor>>,
 ) -> ExitResult {
     let method = &prepared.config.method;
     let budget = prepared.config.limits.fuel.unwrap_or(u64::MAX);
@@ -83,6 +92,7 @@ async fn init_and_call(
         http: prepared
             .http
             .then(|| Box::new(wasmtime_wasi_http::WasiHttpCtx::new())),
+        actor,
     };
     let engine = match &prepared.pre {
         Pre::Core { pre, .. } => pre.module().engine().clone(),

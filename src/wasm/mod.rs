@@ -4,6 +4,7 @@
 //! WASI context (`wasi`), its clocks on our executor (`clocks`), its store data and memory
 //! limiter (`state`), and its output tagged by PID (`output`).
 
+mod actor;
 mod body;
 mod clocks;
 #[allow(missing_docs)]
@@ -14,12 +15,13 @@ mod prepared;
 mod state;
 mod wasi;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 
 use wasmtime::Engine;
 
 use crate::kernel::kind::{ProcessKind, Ready, Spawnable};
 use crate::kernel::process::{Args, Body};
+use crate::kernel::Kernel;
 use crate::load::engine::EngineOptions;
 use crate::load::{CompileCache, Engines};
 use crate::registry::{Diagnostics, EntryConfig, EntryId, Location, Registry, WasmEntry};
@@ -29,6 +31,8 @@ use wasi::EnvSource;
 /// The wasm kind: one engine and compile cache for every entry, and an on-demand engine,
 /// made when first needed, for binaries the pool cannot hold.
 pub(crate) struct WasmKind {
+    /// The kernel actors spawn and send through: set once it has started.
+    kernel: Arc<OnceLock<Weak<Kernel>>>,
     engine: Engine,
     on_demand: OnceLock<Result<Engine, String>>,
     options: EngineOptions,
@@ -40,6 +44,7 @@ impl WasmKind {
         let engine = crate::load::engine::build(options)?;
         let cache = CompileCache::new(&engine, options.cache_dir.clone());
         Ok(Self {
+            kernel: Arc::default(),
             engine,
             on_demand: OnceLock::new(),
             options: options.clone(),
@@ -57,6 +62,11 @@ impl WasmKind {
                 crate::load::engine::build(&options)
             })
             .clone()
+    }
+
+    /// Gives actor processes the kernel they run on.
+    pub fn attach(&self, kernel: &Arc<Kernel>) {
+        let _ = self.kernel.set(Arc::downgrade(kernel));
     }
 
     pub fn cache(&self) -> &CompileCache {
@@ -94,6 +104,7 @@ impl ProcessKind for WasmKind {
                     Arc::new(WasmEntryReady {
                         prepared: Arc::new(prepared),
                         env: env.clone(),
+                        kernel: self.kernel.clone(),
                     }),
                 )),
                 Err(message) => diags.problem(
@@ -110,22 +121,25 @@ impl ProcessKind for WasmKind {
 struct WasmEntryReady {
     prepared: Arc<Prepared>,
     env: Arc<EnvSource>,
+    kernel: Arc<OnceLock<Weak<Kernel>>>,
 }
 
 impl Spawnable for WasmEntryReady {
     fn body(self: Arc<Self>, args: Args) -> Body {
         Box::new(move |ctx| {
+            let kernel = self.kernel.get().cloned().unwrap_or_default();
             Box::pin(body::run(
                 self.prepared.clone(),
                 self.env.clone(),
                 args,
                 ctx,
+                kernel,
             ))
         })
     }
 
     fn reads_events(&self) -> bool {
-        false
+        self.prepared.actor
     }
 }
 

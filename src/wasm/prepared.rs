@@ -33,6 +33,9 @@ pub struct Prepared {
     pub wasi: bool,
     /// The entry declared `wasi:http`: its processes get an HTTP context.
     pub http: bool,
+    /// The entry declared `wippy:actor`: its processes get an inbox and the actor
+    /// functions.
+    pub actor: bool,
 }
 
 pub fn prepare(
@@ -50,6 +53,10 @@ pub fn prepare(
                 wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut ProcessState| s.p1())
                     .and_then(|_| clocks::shadow_p1(&mut linker))
                     .map_err(|e| format!("cannot link WASI preview 1: {e}"))?;
+            }
+            if declared.actor() {
+                super::actor::add_to_linker(&mut linker)
+                    .map_err(|e| format!("cannot link wippy:actor: {e}"))?;
             }
             if config.allow_unknown_imports {
                 linker
@@ -72,6 +79,9 @@ pub fn prepare(
             (Pre::Core { pre, reactor }, wasi)
         }
         Code::Component(comp) => {
+            if declared.actor() {
+                return Err("wippy:actor is not implemented for components yet: core modules import it as module `wippy_actor` (wasm/include/wippy_actor.h)".to_owned());
+            }
             let mut linker: component::Linker<ProcessState> = component::Linker::new(engine);
             let wasi = comp.component_type().imports(engine).len() > 0;
             if wasi {
@@ -101,6 +111,7 @@ pub fn prepare(
         pre,
         wasi,
         http: declared.http(),
+        actor: declared.actor(),
     })
 }
 

@@ -22,6 +22,8 @@ pub struct ProcessState {
     pub memory: MemoryLimiter,
     /// Only for entries that declared `wasi:http`.
     pub http: Option<Box<WasiHttpCtx>>,
+    /// Only for entries that declared `wippy:actor`.
+    pub actor: Option<Box<super::actor::Actor>>,
 }
 
 impl WasiHttpView for ProcessState {
