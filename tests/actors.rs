@@ -134,7 +134,7 @@ fn a_send_to_a_full_mailbox_returns_overloaded() {
     let cache = tempfile::tempdir().unwrap();
     let rt = options(&cache, 16).load(dir.path()).unwrap();
     let me = Mailbox::new();
-    let deaf = rt.spawn(&"t:deaf".to_string(), HOST, vec![]).unwrap();
+    let deaf = rt.spawn("t:deaf", HOST, vec![]).unwrap();
     let flood = rt
         .spawn_monitored(&me, "t:flood", HOST, vec![Value::Int(1000)])
         .unwrap();

@@ -62,7 +62,7 @@ fn run_list_prints_every_command_sorted() {
     assert_eq!(r.status, 0);
     assert_eq!(
         r.stdout,
-        "Available commands:\n\n  compute     Multiply two integers in WASM (myns:compute_worker)\n  fanout      Fan out N wasm workers from Lua and gather their results (myns:fanout)\n  greet       Greet someone via WASM (myns:greet)\n  probe       Show what a WASI guest sees (myns:probe)\n  spawn_demo  Spawn compute_worker from Lua and print its result (myns:spawn_demo)\n\nRun with: wippy run <command>\n"
+        "Available commands:\n\n  compute     Multiply two integers in WASM (myns:compute_worker)\n  dispatch    A Lua dispatcher feeds jobs to a pool of wasm workers by messages (actors:dispatch)\n  fanout      Fan out N wasm workers from Lua and gather their results (myns:fanout)\n  greet       Greet someone via WASM (myns:greet)\n  pingpong    Two C wasm processes exchange N messages in order (actors:pingpong)\n  probe       Show what a WASI guest sees (myns:probe)\n  spawn_demo  Spawn compute_worker from Lua and print its result (myns:spawn_demo)\n\nRun with: wippy run <command>\n"
     );
 }
 
@@ -354,4 +354,150 @@ fn file_mode_exits_like_wasmtime_run() {
     let r = cli(&["run", &probe, "args", "x"]);
     assert_eq!(r.stdout, format!("arg {probe}\narg args\narg x\n"));
     assert_eq!(r.stderr, "");
+}
+
+/// `wippy run` with no command in `project`: reads its stdout until `ready` returns true
+/// for a line, sends SIGTERM, and returns how it ended.
+fn application(project: &std::path::Path, ready: impl Fn(&str) -> bool) -> Run {
+    let (mut cmd, _cache) = wippy();
+    let mut child = cmd
+        .arg("--project")
+        .arg(project)
+        .arg("run")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "wippy ended before it was ready; it printed:\n{seen}"
+        );
+        seen.push_str(&line);
+        if ready(line.trim_end()) {
+            break;
+        }
+    }
+    // SAFETY: kill(2) on the child's pid, which is ours and still running.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        status: out.status.code().expect("exited, not killed"),
+        stdout: seen + &rest,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+const POLITE_SERVICE: &str = r#"
+local process = require("process")
+return { main = function()
+  while true do
+    local e = process.events():receive()
+    if e.kind == process.event.CANCEL then return end
+  end
+end }"#;
+
+fn lua_entry(name: &str, source: &str) -> String {
+    let body: String = source.lines().map(|l| format!("      {l}\n")).collect();
+    format!("  - name: {name}\n    kind: process.lua\n    source: |\n{body}")
+}
+
+#[test]
+fn the_application_mode_starts_services_in_order_and_stops_them_on_sigterm() {
+    let index = format!(
+        "version: \"1.0\"\nnamespace: t\nentries:\n  - name: host\n    kind: process.host\n{}{}{}",
+        lua_entry("polite", POLITE_SERVICE),
+        "  - name: db\n    kind: process.service\n    process: polite\n    host: host\n    lifecycle:\n      auto_start: true\n",
+        "  - name: api\n    kind: process.service\n    process: polite\n    host: host\n    lifecycle:\n      auto_start: true\n      requires: [db]\n",
+    );
+    let dir = project(&[("_index.yaml", &index)]);
+    let run = application(dir.path(), |l| l.contains("services started"));
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    let at = |needle: &str| {
+        run.stdout
+            .find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in:\n{}", run.stdout))
+    };
+    assert!(at("service t:db: running") < at("service t:api: running"));
+    assert!(at("service t:api: stopped") < at("service t:db: stopped"));
+    assert!(at("service t:db: stopped") < at("wippy: every process closed"));
+}
+
+#[test]
+fn the_application_mode_exits_1_when_a_service_ended_failed() {
+    let index = format!(
+        "version: \"1.0\"\nnamespace: t\nentries:\n  - name: host\n    kind: process.host\n{}{}",
+        lua_entry("crash", "return { main = function() error('on purpose') end }"),
+        "  - name: svc\n    kind: process.service\n    process: crash\n    host: host\n    lifecycle:\n      auto_start: true\n      restart:\n        initial_delay: 1ms\n        max_attempts: 2\n",
+    );
+    let dir = project(&[("_index.yaml", &index)]);
+    let run = application(dir.path(), |l| l.contains("gave up"));
+    assert_eq!(run.status, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("service t:svc: failed (") && run.stdout.contains("on purpose"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("service t:svc: failed: gave up after 2 restarts in a row"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("restart 2 in"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("failed services: t:svc"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn the_actor_examples_run_as_commands() {
+    let run = examples(&["run", "pingpong", "2000"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("2000 of 2000 round trips came back in order"),
+        "{}",
+        run.stdout
+    );
+    let run = examples(&["run", "dispatch", "100", "4"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    // 1² + 2² + ... + 100²
+    assert_eq!(
+        run.stdout.trim(),
+        "100 jobs on 4 wasm workers: the squares add up to 338350"
+    );
+}
+
+#[test]
+fn the_supervised_example_service_comes_back_after_its_failure() {
+    // Ready once it runs for the second time: it failed and came back.
+    let runs = std::cell::Cell::new(0);
+    let run = application(&repo().join("examples"), |l| {
+        if l.starts_with("service actors:flaky_service: running") {
+            runs.set(runs.get() + 1);
+        }
+        runs.get() == 2
+    });
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "service actors:flaky_service: failed (failed to call wasm method: flaky: wasm trap"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("restart 1 in 1s"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("service actors:flaky_service: stopped"),
+        "{}",
+        run.stdout
+    );
 }

@@ -91,19 +91,30 @@ pub struct ServiceChange {
 }
 
 impl fmt::Display for ServiceChange {
+    /// One line: `service app:db: running {app:processes|3}`, `service app:db: failed
+    /// (<error>); restart 2 in 2s`, `service app:db: failed: gave up after ...`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "service {}: {}", self.service, self.state)?;
-        if let Some(pid) = &self.pid {
+        write!(f, "service {}: ", self.service)?;
+        match (&self.error, self.restart_in) {
+            (Some(e), Some(delay)) => {
+                return write!(
+                    f,
+                    "failed ({e}); restart {} in {delay:?}",
+                    self.restarts + 1
+                )
+            }
+            _ => write!(f, "{}", self.state)?,
+        }
+        if let Some(pid) = self
+            .pid
+            .as_ref()
+            .filter(|_| self.state == ServiceState::Running)
+        {
             write!(f, " {pid}")?;
         }
-        match (&self.error, self.restart_in) {
-            (Some(e), Some(delay)) => write!(
-                f,
-                " after a failure ({e}); restart {} in {delay:?}",
-                self.restarts + 1
-            ),
-            (Some(e), None) => write!(f, ": {e}"),
-            _ => Ok(()),
+        match &self.error {
+            Some(e) => write!(f, ": {e}"),
+            None => Ok(()),
         }
     }
 }
@@ -123,11 +134,8 @@ pub(crate) struct Board {
 
 impl Board {
     pub fn record(&self, change: ServiceChange) {
-        match change.state {
-            ServiceState::Failed => tracing::warn!("{change}"),
-            _ if change.error.is_some() => tracing::warn!("{change}"),
-            _ => tracing::info!("{change}"),
-        }
+        // Info, not warn: the application mode prints every change itself.
+        tracing::info!("{change}");
         let mut shared = self.shared.lock().unwrap();
         let restarts = change.restarts;
         let status = shared

@@ -147,3 +147,53 @@ EXPORT("hostile") int64_t hostile(void) {
   for (int i = 0; i < 5; i++) codes = codes * 100 + (r[i] < 0 ? -r[i] : 99);
   return codes;
 }
+
+// A service that fails on purpose: it works for `ms` milliseconds (waiting on its inbox),
+// then traps. Under supervision it comes back after the backoff delay. CANCEL ends it
+// cleanly.
+EXPORT("flaky") int32_t flaky(int64_t ms) {
+  if (wippy_receive(ms) == 1) {
+    read_current();
+    if (is("@cancel")) return 0;
+  }
+  __builtin_trap();
+}
+
+// Appends the decimal digits of `n` at `out`; returns the end.
+static char *put_int(char *out, long long n) {
+  char digits[24];
+  int k = 0;
+  unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
+  do { digits[k++] = (char)('0' + u % 10); u /= 10; } while (u);
+  if (n < 0) *out++ = '-';
+  while (k) *out++ = digits[--k];
+  return out;
+}
+
+static char *put_str(char *out, const char *s) {
+  while (*s) *out++ = *s++;
+  return out;
+}
+
+// A pool worker: answers every "job" (a JSON number n) to its sender with a "result"
+// {"n": n, "square": n*n}, until "stop" or CANCEL; returns how many jobs it did.
+EXPORT("square_worker") int32_t square_worker(void) {
+  int32_t done = 0;
+  char reply[96];
+  for (;;) {
+    wippy_receive(-1);
+    read_current();
+    if (is("stop") || is("@cancel")) return done;
+    if (!is("job")) continue;
+    long long n = strtoll(data, 0, 10);
+    char *end = put_str(reply, "{\"n\":");
+    end = put_int(end, n);
+    end = put_str(end, ",\"square\":");
+    end = put_int(end, n * n);
+    end = put_str(end, "}");
+    int32_t len = (int32_t)(end - reply);
+    while (wippy_send(from, strlen(from), "result", 6, WIPPY_JSON, reply, len) == WIPPY_OVERLOADED)
+      wippy_receive(0);
+    done++;
+  }
+}
