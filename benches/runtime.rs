@@ -301,8 +301,104 @@ fn workers(c: &mut Criterion) {
     g.finish();
 }
 
+/// `iters` round trips between the C `ping` and `pong` actors on `rt`; the two spawns
+/// and the introduction are inside the timing, which `iters` in the thousands amortizes.
+fn ping_pong(rt: &wippy_wasm::Runtime, iters: u64) -> Duration {
+    let me = Mailbox::new();
+    let start = Instant::now();
+    let pong = rt.spawn_monitored(&me, "b:pong", HOST, vec![]).unwrap();
+    let ping = rt
+        .spawn_monitored(&me, "b:ping", HOST, vec![Value::Int(iters as i64)])
+        .unwrap();
+    rt.send(&ping, "peer", Value::String(pong.to_string()))
+        .unwrap();
+    for _ in 0..2 {
+        let e = me.receive(Duration::from_secs(600)).unwrap();
+        assert_eq!(e.result.value, Value::Int(iters as i64), "{:?}", e.result);
+    }
+    start.elapsed()
+}
+
+/// Message round trips between two wasm processes, on one worker and across two, beside
+/// the floor of a cross-thread round trip (two threads and two std channels).
+fn message_round_trip(c: &mut Criterion) {
+    let mut g = c.benchmark_group("9_message_round_trip");
+    g.bench_function("std_mpsc_two_threads", |b| {
+        b.iter_custom(|iters| {
+            let (to_pong, pong_in) = std::sync::mpsc::channel::<u64>();
+            let (to_ping, ping_in) = std::sync::mpsc::channel::<u64>();
+            let pong = std::thread::spawn(move || {
+                while let Ok(n) = pong_in.recv() {
+                    if to_ping.send(n).is_err() {
+                        break;
+                    }
+                }
+            });
+            let start = Instant::now();
+            for i in 0..iters {
+                to_pong.send(i).unwrap();
+                assert_eq!(ping_in.recv().unwrap(), i);
+            }
+            let elapsed = start.elapsed();
+            drop(to_pong);
+            pong.join().unwrap();
+            elapsed
+        })
+    });
+    let actors = guest(
+        "pong",
+        "actors.wasm",
+        "pong",
+        "    imports: [wippy:actor]\n",
+    ) + &guest(
+        "ping",
+        "actors.wasm",
+        "ping",
+        "    imports: [wippy:actor]\n",
+    );
+    for workers in [1, 2] {
+        let (rt, _d, _c) = runtime(&actors, workers, |_| {});
+        g.bench_function(format!("wippy_wasm_actors_workers_{workers}"), |b| {
+            b.iter_custom(|iters| {
+                ping_pong(&rt, iters.max(1000)) * iters as u32 / iters.max(1000) as u32
+            })
+        });
+    }
+    g.finish();
+}
+
+/// A supervised restart (the failed process's EXIT, the supervisor's decision with a zero
+/// delay, the respawn, the new process failing) beside a plain spawn of the same failing
+/// process and its EXIT.
+fn supervised_restart(c: &mut Criterion) {
+    let mut g = c.benchmark_group("10_supervised_restart");
+    let div = guest("div", "misbehave.wasm", "div", "");
+    let (rt, _d, _c) = runtime(&div, 1, |_| {});
+    g.bench_function("spawn_failing_process", |b| {
+        b.iter_custom(|iters| spawn_each(&rt, "b:div", &[Value::Int(0)], iters))
+    });
+    g.bench_function("wippy_restart", |b| {
+        b.iter_custom(|iters| {
+            let service = format!(
+                "  - name: svc\n    kind: process.service\n    process: div\n    host: host\n    input: [0]\n    lifecycle:\n      restart:\n        initial_delay: \"0\"\n        jitter: 0\n        max_attempts: {iters}\n"
+            );
+            let (rt, _d, _c) = runtime(&(div.clone() + &service), 1, |_| {});
+            let start = Instant::now();
+            rt.start_service("b:svc").unwrap();
+            let feed = rt.service_changes();
+            while rt.service("b:svc").map(|s| s.state) != Some(wippy_wasm::ServiceState::Failed) {
+                let _ = feed.recv_timeout(Duration::from_millis(50));
+            }
+            start.elapsed()
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    message_round_trip,
+    supervised_restart,
     spawn_core,
     spawn_component,
     step_switch,

@@ -362,3 +362,33 @@ end }"#;
         ])
     );
 }
+
+#[test]
+fn restarts_with_no_delay_run_until_max_attempts_on_the_real_clock() {
+    for attempts in [1, 2, 50] {
+        no_delay_restarts(attempts);
+    }
+}
+
+fn no_delay_restarts(attempts: u32) {
+    let entries = guest("div", "misbehave.wasm", "div", "")
+        + &service(
+            "svc",
+            "div",
+            &format!("      restart:\n        initial_delay: \"0\"\n        jitter: 0\n        max_attempts: {attempts}\n"),
+        )
+        .replace("lifecycle:\n", "input: [0]\n    lifecycle:\n");
+    let rt = runtime(&entries);
+    rt.start_service("t:svc").unwrap();
+    let feed = rt.service_changes();
+    let deadline = std::time::Instant::now() + WAIT;
+    while rt.service("t:svc").map(|s| s.state) != Some(ServiceState::Failed) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            rt.service("t:svc")
+        );
+        let _ = feed.recv_timeout(Duration::from_millis(50));
+    }
+    assert_eq!(rt.service("t:svc").unwrap().restarts, attempts);
+}

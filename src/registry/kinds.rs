@@ -308,6 +308,11 @@ impl RestartPolicy {
     /// The delay before restart number `attempt` (1 for the first), before jitter:
     /// `initial_delay * backoff_factor^(attempt-1)`, capped at `max_delay`.
     pub fn base_delay(&self, attempt: u32) -> Duration {
+        // A zero first delay stays zero (0 × ∞, from a factor raised past f64's range,
+        // would be NaN).
+        if self.initial_delay.is_zero() {
+            return Duration::ZERO;
+        }
         let exponent = attempt.saturating_sub(1).min(1024) as i32;
         let secs = self.initial_delay.as_secs_f64() * self.backoff_factor.powi(exponent);
         let max = self.max_delay.as_secs_f64();
@@ -320,5 +325,31 @@ impl RestartPolicy {
         let base = self.base_delay(attempt).as_secs_f64();
         let spread = 1.0 + self.jitter * (2.0 * unit - 1.0);
         Duration::from_secs_f64((base * spread).max(0.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RestartPolicy;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_to_its_cap_and_a_zero_delay_stays_zero_forever() {
+        let policy = RestartPolicy::default();
+        let secs: Vec<u64> = [1, 2, 3, 4, 7, 8, 100, u32::MAX]
+            .iter()
+            .map(|&n| policy.base_delay(n).as_secs())
+            .collect();
+        assert_eq!(secs, [1, 2, 4, 8, 64, 90, 90, 90]);
+        let zero = RestartPolicy {
+            initial_delay: Duration::ZERO,
+            ..RestartPolicy::default()
+        };
+        for attempt in [1, 1025, 5000, u32::MAX] {
+            assert_eq!(zero.base_delay(attempt), Duration::ZERO);
+        }
+        // Jitter spreads either way by at most its fraction.
+        assert_eq!(policy.delay(1, 0.0), Duration::from_millis(900));
+        assert_eq!(policy.delay(1, 0.5), Duration::from_secs(1));
     }
 }

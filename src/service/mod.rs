@@ -187,12 +187,24 @@ impl Services {
                 Box::pin(supervise(body_spec, weak, board, ctx))
                     as std::pin::Pin<Box<dyn std::future::Future<Output = _>>>
             });
-            let pid = kernel
-                .spawn_body(&spec.host, body, true, Watchers::default())
-                .map_err(|error| ServiceError::Spawn {
-                    service: id.to_string(),
-                    error,
-                })?;
+            let pid = match kernel.spawn_body(&spec.host, body, true, Watchers::default()) {
+                Ok(pid) => pid,
+                Err(error) => {
+                    self.board.record(ServiceChange {
+                        service: id.clone(),
+                        state: ServiceState::Failed,
+                        pid: None,
+                        error: Some(format!("cannot start its supervisor: {error}")),
+                        restart_in: None,
+                        restarts: 0,
+                        at: crate::executor::try_now(),
+                    });
+                    return Err(ServiceError::Spawn {
+                        service: id.to_string(),
+                        error,
+                    });
+                }
+            };
             started.push((id.clone(), pid));
         }
         let timeout = spec.lifecycle.start_timeout;
