@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces every figure in BENCHMARKS.md on this machine:
-#   1-4, 8  criterion (cargo bench --bench runtime): ours beside a baseline in the same run
+#   1-4, 8-10  criterion (cargo bench --bench runtime): ours beside a baseline in the same run
 #   5       density   (cargo bench --bench density): RSS of 10k / 100k parked processes
 #   6       lateness  (cargo bench --bench lateness): timer lateness beside spinners
 #   7       hyperfine: `wippy run FILE.wasm` vs `wasmtime run` on a hello-world, warm caches
