@@ -194,3 +194,50 @@ fn the_actor_imports_must_be_declared() {
         "{errors}"
     );
 }
+
+/// The component form: `wippy:actor/process` (wasm/wit/actor/actor.wit), from a C
+/// component (wasm/src/actor_component.c).
+fn component(name: &str, method: &str) -> String {
+    guest(
+        name,
+        "actor_component.wasm",
+        method,
+        "    imports: [wippy:actor, wasi:io]\n",
+    )
+}
+
+#[test]
+fn a_component_actor_and_lua_exchange_messages_both_ways() {
+    let script = r#"
+local process = require("process")
+return { main = function()
+  local echo = process.spawn("t:echo", "t:host")
+  process.send(echo, "greeting", { n = 7, list = { "a", "b" } })
+  local m = process.inbox():receive()
+  return { topic = m.topic, n = m.payload.n, second = m.payload.list[2], from_echo = m.from == echo }
+end }"#;
+    let rt = runtime(&(component("echo", "echo") + &lua("talker", script)));
+    let r = run_to_exit(&rt, "t:talker", vec![]);
+    assert_eq!(r.error(), None);
+    assert_eq!(
+        r.value,
+        Value::map([
+            ("topic", text("greeting")),
+            ("n", Value::Int(7)),
+            ("second", text("b")),
+            ("from_echo", Value::Bool(true)),
+        ])
+    );
+}
+
+#[test]
+fn a_component_waits_on_its_inbox_through_a_wasi_pollable() {
+    let rt = runtime(&component("waiter", "wait-topic"));
+    let me = Mailbox::new();
+    let pid = rt.spawn_monitored(&me, "t:waiter", HOST, vec![]).unwrap();
+    wait_until_parked(&rt, &pid);
+    rt.send(&pid, "wake-up", Value::Int(1)).unwrap();
+    let exit = me.receive(WAIT).unwrap();
+    assert_eq!(exit.result.error(), None);
+    assert_eq!(exit.result.value, text("wake-up"));
+}

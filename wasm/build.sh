@@ -49,9 +49,9 @@ clang "${CFLAGS[@]}" -mexec-model=reactor -o "$out/kernels.wasm" src/kernels.c
 clang "${CFLAGS[@]}" -mexec-model=reactor -I include -o "$out/actors.wasm" src/actors.c
 
 # Components: C + wit-bindgen bindings, then the preview-1 adapter.
-component() { # component <world> <c source> <output>
-  local world="$1" src="$2" dest="$3"
-  wit-bindgen c wit --world "$world" --out-dir "$gen/$world" >/dev/null
+component() { # component <world> <c source> <output> [<wit folder>]
+  local world="$1" src="$2" dest="$3" wit="${4:-wit}"
+  wit-bindgen c "$wit" --world "$world" --out-dir "$gen/$world" >/dev/null
   local base="${world//-/_}"
   clang "${CFLAGS[@]}" -mexec-model=reactor -I "$gen/$world" -I src -o "$gen/$world.core.wasm" \
     "$src" "$gen/$world/$base.c" "$gen/$world/${base}_component_type.o"
@@ -62,6 +62,7 @@ component greeter src/greeter.c component.wasm
 component types src/types.c types.wasm
 component sleeper src/sleeper_component.c sleeper_component.wasm
 component http-worker src/http_worker.c http_worker.wasm
+component actor-guest src/actor_component.c actor_component.wasm wit/actor
 
 python3 update_hashes.py
 ls -l "$out"

@@ -335,6 +335,19 @@ impl Mailbox {
         Delivery::pop(&mut self.0.queues.lock().unwrap(), &Topics::All)
     }
 
+    /// Whether an event or a message is waiting; if not, `waker` is woken at the next
+    /// delivery (what a `subscribe` pollable waits on).
+    pub(crate) fn has_waiting(&self, waker: &Waker) -> bool {
+        let mut q = self.0.queues.lock().unwrap();
+        if !q.events.is_empty() || !q.messages.is_empty() {
+            return true;
+        }
+        if !q.wakers.iter().any(|w| w.will_wake(waker)) {
+            q.wakers.push(waker.clone());
+        }
+        false
+    }
+
     /// The next event or message (events first), parking the process up to `timeout`.
     pub(crate) fn next_delivery(&self, timeout: Option<Duration>) -> Receive<Delivery> {
         Receive::new(self.clone(), timeout)

@@ -48,6 +48,7 @@ pub enum Code {
 }
 
 /// Wippy's limits (SPEC §9).
+pub const MAX_PAYLOADS: usize = 16;
 pub const MAX_PAYLOAD_BYTES: u32 = 1 << 20;
 pub const MAX_TOPIC_BYTES: u32 = 256;
 pub const MAX_PID_BYTES: u32 = 1024;
@@ -62,12 +63,23 @@ pub enum Format {
     Json = 2,
 }
 
+impl Format {
+    fn from_code(code: u32) -> Result<Self, Code> {
+        match code {
+            0 => Ok(Format::Bytes),
+            1 => Ok(Format::Text),
+            2 => Ok(Format::Json),
+            _ => Err(Code::UnsupportedPayload),
+        }
+    }
+}
+
 /// The message a guest is reading (what `receive` took).
-struct Incoming {
-    from: String,
-    topic: String,
-    format: Format,
-    data: Vec<u8>,
+pub(super) struct Incoming {
+    pub from: String,
+    pub topic: String,
+    pub format: Format,
+    pub data: Vec<u8>,
 }
 
 /// A process's actor side: who it is, its inbox, and the message it is reading.
@@ -220,7 +232,7 @@ pub fn add_to_linker(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> 
         "lookup",
         |mut c: Caller<'_, ProcessState>, name: u32, len: u32, out: u32, cap: u32| {
             let found = read_text(&mut c, (name, len), MAX_PID_BYTES, Code::InvalidTarget)
-                .and_then(|name| kernel(&mut c)?.lookup(&name).ok_or(Code::Closed));
+                .and_then(|name| actor(&mut c).lookup(&name).ok_or(Code::Closed));
             match found {
                 Ok(pid) => put(&mut c, out, cap, pid.to_string().as_bytes()),
                 Err(e) => e as i32,
@@ -238,7 +250,7 @@ enum Part {
 }
 
 #[derive(Clone, Copy)]
-enum Act {
+pub(super) enum Act {
     Monitor,
     Unmonitor,
     Link,
@@ -258,10 +270,6 @@ fn actor<'a>(c: &'a mut Caller<'_, ProcessState>) -> &'a mut Actor {
         .actor
         .as_deref_mut()
         .expect("wippy_actor is linked only for processes that have an actor")
-}
-
-fn kernel(c: &mut Caller<'_, ProcessState>) -> Result<std::sync::Arc<Kernel>, Code> {
-    actor(c).kernel.upgrade().ok_or(Code::Closed)
 }
 
 /// The guest's exported memory, if it has one.
@@ -320,10 +328,149 @@ fn put(c: &mut Caller<'_, ProcessState>, out: u32, cap: u32, bytes: &[u8]) -> i3
     }
 }
 
-/// A destination as written: a PID or a registered name.
-fn target(c: &mut Caller<'_, ProcessState>, span: (u32, u32)) -> Result<Pid, Code> {
-    let text = read_text(c, span, MAX_PID_BYTES, Code::InvalidTarget)?;
-    kernel(c)?.resolve(&text).ok_or(Code::InvalidTarget)
+impl Actor {
+    fn kernel(&self) -> Result<std::sync::Arc<Kernel>, Code> {
+        self.kernel.upgrade().ok_or(Code::Closed)
+    }
+
+    /// A destination as written: a PID or a registered name.
+    fn target(&self, text: &str) -> Result<Pid, Code> {
+        if text.len() > MAX_PID_BYTES as usize {
+            return Err(Code::InvalidTarget);
+        }
+        self.kernel()?.resolve(text).ok_or(Code::InvalidTarget)
+    }
+
+    /// Sends `payload` to `to` under `topic`, after SPEC §9's checks on the topic.
+    pub(super) fn send(&self, to: &str, topic: &str, payload: Value) -> Result<(), Code> {
+        let to = self.target(to)?;
+        if topic.is_empty() || topic.len() > MAX_TOPIC_BYTES as usize || topic.starts_with('@') {
+            return Err(Code::InvalidMessage);
+        }
+        self.kernel()?
+            .send(&to, Some(&self.pid), topic, payload)
+            .map_err(|e| match e {
+                SendError::MailboxFull { .. } | SendError::MailboxBytesFull { .. } => {
+                    Code::Overloaded
+                }
+                _ => Code::Closed,
+            })
+    }
+
+    /// Spawns `entry` on `host` with `args_json` (a JSON array, or empty for none);
+    /// `watch`: 0 none, 1 monitored, 2 linked.
+    pub(super) fn spawn(
+        &self,
+        entry: &str,
+        host: &str,
+        args_json: &[u8],
+        watch: u32,
+    ) -> Result<Pid, Code> {
+        if entry.len() > MAX_PID_BYTES as usize || host.len() > MAX_PID_BYTES as usize {
+            return Err(Code::InvalidTarget);
+        }
+        if args_json.len() > MAX_ARGS_BYTES as usize {
+            return Err(Code::TooLarge);
+        }
+        let args = if args_json.is_empty() {
+            Vec::new()
+        } else {
+            match decode(Format::Json, args_json.to_vec())? {
+                Value::List(items) => items,
+                _ => return Err(Code::InvalidMessage),
+            }
+        };
+        let watchers = match watch {
+            0 => Watchers::default(),
+            1 => Watchers::monitor(&self.inbox),
+            2 => Watchers {
+                linked_pid: Some(self.pid.clone()),
+                ..Watchers::default()
+            },
+            _ => return Err(Code::InvalidMessage),
+        };
+        let kernel = self.kernel()?;
+        let pid = kernel
+            .spawn(entry, host, args.into(), watchers)
+            .map_err(|e| match e {
+                SpawnError::HostFull(_) => Code::Overloaded,
+                _ => Code::InvalidTarget,
+            })?;
+        if watch == 2 {
+            link_back(&kernel, &self.pid, &pid);
+        }
+        Ok(pid)
+    }
+
+    pub(super) fn act(&self, target: &str, act: Act) -> Result<(), Code> {
+        let pid = self.target(target)?;
+        let kernel = self.kernel()?;
+        let (me, inbox) = (&self.pid, &self.inbox);
+        let done = match act {
+            Act::Monitor => kernel.watch(&pid, Watchers::monitor(inbox)),
+            Act::Unmonitor => kernel.unmonitor(&pid, inbox),
+            Act::Link => {
+                let linked = kernel.watch(
+                    &pid,
+                    Watchers {
+                        linked_pid: Some(me.clone()),
+                        ..Watchers::default()
+                    },
+                );
+                if linked {
+                    link_back(&kernel, me, &pid);
+                }
+                linked
+            }
+            Act::Unlink => {
+                kernel.unlink(me, inbox, Some(&pid));
+                kernel.unlink(&pid, inbox, Some(me))
+            }
+            Act::Terminate => kernel.terminate(&pid),
+        };
+        if done {
+            Ok(())
+        } else {
+            Err(Code::Closed)
+        }
+    }
+
+    pub(super) fn register(&self, name: &str) -> Result<(), Code> {
+        self.kernel()?
+            .register(name, &self.pid)
+            .map_err(|e| match e {
+                crate::kernel::names::NameError::Taken { .. } => Code::NameTaken,
+                crate::kernel::names::NameError::NoProcess(_) => Code::Closed,
+                _ => Code::InvalidTarget,
+            })
+    }
+
+    pub(super) fn lookup(&self, name: &str) -> Option<Pid> {
+        self.kernel().ok()?.lookup(name)
+    }
+
+    pub(super) fn pid_text(&self) -> &str {
+        &self.pid_text
+    }
+
+    pub(super) fn take_waiting(&self) -> Option<Incoming> {
+        self.inbox.try_delivery().map(incoming)
+    }
+
+    pub(super) fn inbox(&self) -> &Mailbox {
+        &self.inbox
+    }
+}
+
+/// The other half of a link: when `me` fails, `other` hears of it.
+fn link_back(kernel: &Kernel, me: &Pid, other: &Pid) {
+    kernel.watch(
+        me,
+        Watchers {
+            linked_pid: Some(other.clone()),
+            ..Watchers::default()
+        },
+    );
 }
 
 fn send(
@@ -333,30 +480,39 @@ fn send(
     format: u32,
     data: (u32, u32),
 ) -> Result<(), Code> {
-    let to = target(c, to)?;
+    let to = read_text(c, to, MAX_PID_BYTES, Code::InvalidTarget)?;
     let topic = read_text(c, topic, MAX_TOPIC_BYTES, Code::InvalidMessage)?;
-    if topic.is_empty() || topic.starts_with('@') {
-        return Err(Code::InvalidMessage);
-    }
-    let format = match format {
-        0 => Format::Bytes,
-        1 => Format::Text,
-        2 => Format::Json,
-        _ => return Err(Code::UnsupportedPayload),
-    };
+    let format = Format::from_code(format)?;
     let bytes = read(c, data, MAX_PAYLOAD_BYTES, Code::TooLarge)?;
     let payload = decode(format, bytes)?;
-    let from = actor(c).pid.clone();
-    kernel(c)?
-        .send(&to, Some(&from), &topic, payload)
-        .map_err(|e| match e {
-            SendError::MailboxFull { .. } | SendError::MailboxBytesFull { .. } => Code::Overloaded,
-            _ => Code::Closed,
-        })
+    actor(c).send(&to, &topic, payload)
+}
+
+fn spawn(
+    c: &mut Caller<'_, ProcessState>,
+    entry: (u32, u32),
+    host: (u32, u32),
+    args: (u32, u32),
+    watch: u32,
+) -> Result<Pid, Code> {
+    let entry = read_text(c, entry, MAX_PID_BYTES, Code::InvalidTarget)?;
+    let host = read_text(c, host, MAX_PID_BYTES, Code::InvalidTarget)?;
+    let args = read(c, args, MAX_ARGS_BYTES, Code::TooLarge)?;
+    actor(c).spawn(&entry, &host, &args, watch)
+}
+
+fn on_pid(c: &mut Caller<'_, ProcessState>, pid: (u32, u32), act: Act) -> Result<(), Code> {
+    let pid = read_text(c, pid, MAX_PID_BYTES, Code::InvalidTarget)?;
+    actor(c).act(&pid, act)
+}
+
+fn register(c: &mut Caller<'_, ProcessState>, name: (u32, u32)) -> Result<(), Code> {
+    let name = read_text(c, name, MAX_PID_BYTES, Code::InvalidTarget)?;
+    actor(c).register(&name)
 }
 
 /// A payload as a [`Value`]: text a string, bytes bytes, JSON its value.
-fn decode(format: Format, bytes: Vec<u8>) -> Result<Value, Code> {
+pub(super) fn decode(format: Format, bytes: Vec<u8>) -> Result<Value, Code> {
     match format {
         Format::Bytes => Ok(Value::Bytes(bytes)),
         Format::Text => String::from_utf8(bytes)
@@ -369,7 +525,7 @@ fn decode(format: Format, bytes: Vec<u8>) -> Result<Value, Code> {
 }
 
 /// A [`Value`] as a payload: the inverse of [`decode`] (a Lua table arrives as JSON).
-fn encode(value: &Value) -> (Format, Vec<u8>) {
+pub(super) fn encode(value: &Value) -> (Format, Vec<u8>) {
     match value {
         Value::String(s) => (Format::Text, s.clone().into_bytes()),
         Value::Bytes(b) => (Format::Bytes, b.clone()),
@@ -379,11 +535,16 @@ fn encode(value: &Value) -> (Format, Vec<u8>) {
 
 /// Makes `delivery` the current message; 1 if there was one, 0 if not.
 fn take(a: &mut Actor, delivery: Option<Delivery>) -> i32 {
-    a.current = delivery.map(|d| match d {
+    a.current = delivery.map(incoming);
+    a.current.is_some() as i32
+}
+
+/// An event or a message as what a guest reads.
+pub(super) fn incoming(d: Delivery) -> Incoming {
+    match d {
         Delivery::Message(m) => incoming_message(m),
         Delivery::Event(e) => incoming_event(e),
-    });
-    a.current.is_some() as i32
+    }
 }
 
 fn incoming_message(m: Message) -> Incoming {
@@ -420,106 +581,6 @@ fn incoming_event(e: Event) -> Incoming {
         format: Format::Json,
         data: body.to_string().into_bytes(),
     }
-}
-
-fn spawn(
-    c: &mut Caller<'_, ProcessState>,
-    entry: (u32, u32),
-    host: (u32, u32),
-    args: (u32, u32),
-    watch: u32,
-) -> Result<Pid, Code> {
-    let entry = read_text(c, entry, MAX_PID_BYTES, Code::InvalidTarget)?;
-    let host = read_text(c, host, MAX_PID_BYTES, Code::InvalidTarget)?;
-    let args = if args.1 == 0 {
-        Vec::new()
-    } else {
-        match decode(Format::Json, read(c, args, MAX_ARGS_BYTES, Code::TooLarge)?)? {
-            Value::List(items) => items,
-            _ => return Err(Code::InvalidMessage),
-        }
-    };
-    let (me, inbox) = {
-        let a = actor(c);
-        (a.pid.clone(), a.inbox.clone())
-    };
-    let watchers = match watch {
-        0 => Watchers::default(),
-        1 => Watchers::monitor(&inbox),
-        2 => Watchers {
-            linked_pid: Some(me.clone()),
-            ..Watchers::default()
-        },
-        _ => return Err(Code::InvalidMessage),
-    };
-    let kernel = kernel(c)?;
-    let pid = kernel
-        .spawn(&entry, &host, args.into(), watchers)
-        .map_err(|e| match e {
-            SpawnError::HostFull(_) => Code::Overloaded,
-            _ => Code::InvalidTarget,
-        })?;
-    if watch == 2 {
-        link_back(&kernel, &me, &pid);
-    }
-    Ok(pid)
-}
-
-/// The other half of a link: when `me` fails, `other` hears of it.
-fn link_back(kernel: &Kernel, me: &Pid, other: &Pid) {
-    kernel.watch(
-        me,
-        Watchers {
-            linked_pid: Some(other.clone()),
-            ..Watchers::default()
-        },
-    );
-}
-
-fn on_pid(c: &mut Caller<'_, ProcessState>, pid: (u32, u32), act: Act) -> Result<(), Code> {
-    let pid = target(c, pid)?;
-    let (me, inbox) = {
-        let a = actor(c);
-        (a.pid.clone(), a.inbox.clone())
-    };
-    let kernel = kernel(c)?;
-    let done = match act {
-        Act::Monitor => kernel.watch(&pid, Watchers::monitor(&inbox)),
-        Act::Unmonitor => kernel.unmonitor(&pid, &inbox),
-        Act::Link => {
-            let linked = kernel.watch(
-                &pid,
-                Watchers {
-                    linked_pid: Some(me.clone()),
-                    ..Watchers::default()
-                },
-            );
-            if linked {
-                link_back(&kernel, &me, &pid);
-            }
-            linked
-        }
-        Act::Unlink => {
-            kernel.unlink(&me, &inbox, Some(&pid));
-            kernel.unlink(&pid, &inbox, Some(&me))
-        }
-        Act::Terminate => kernel.terminate(&pid),
-    };
-    if done {
-        Ok(())
-    } else {
-        Err(Code::Closed)
-    }
-}
-
-fn register(c: &mut Caller<'_, ProcessState>, name: (u32, u32)) -> Result<(), Code> {
-    let name = read_text(c, name, MAX_PID_BYTES, Code::InvalidTarget)?;
-    let me = actor(c).pid.clone();
-    kernel(c)?.register(&name, &me).map_err(|e| match e {
-        crate::kernel::names::NameError::Taken { .. } => Code::NameTaken,
-        crate::kernel::names::NameError::NoProcess(_) => Code::Closed,
-        _ => Code::InvalidTarget,
-    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! limiter (`state`), and its output tagged by PID (`output`).
 
 mod actor;
+mod actor_component;
 mod body;
 mod clocks;
 #[allow(missing_docs)]

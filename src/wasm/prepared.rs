@@ -79,15 +79,16 @@ pub fn prepare(
             (Pre::Core { pre, reactor }, wasi)
         }
         Code::Component(comp) => {
-            if declared.actor() {
-                return Err("wippy:actor is not implemented for components yet: core modules import it as module `wippy_actor` (wasm/include/wippy_actor.h)".to_owned());
-            }
             let mut linker: component::Linker<ProcessState> = component::Linker::new(engine);
             let wasi = comp.component_type().imports(engine).len() > 0;
             if wasi {
                 wasmtime_wasi::p2::add_to_linker_async(&mut linker)
                     .and_then(|_| clocks::shadow_p2(&mut linker))
                     .map_err(|e| format!("cannot link WASI preview 2: {e}"))?;
+            }
+            if declared.actor() {
+                super::actor_component::add_to_linker(&mut linker)
+                    .map_err(|e| format!("cannot link wippy:actor: {e}"))?;
             }
             if declared.http() {
                 wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
