@@ -241,3 +241,20 @@ fn a_component_waits_on_its_inbox_through_a_wasi_pollable() {
     assert_eq!(exit.result.error(), None);
     assert_eq!(exit.result.value, text("wake-up"));
 }
+
+#[test]
+fn the_deadline_ends_a_process_parked_in_receive() {
+    let rt = runtime_with(
+        &guest(
+            "first",
+            "actors.wasm",
+            "first_number",
+            "    imports: [wippy:actor]\n    limits:\n      max_execution_ms: 250\n",
+        ),
+        |o| {
+            o.clock(ClockKind::Virtual);
+        },
+    );
+    let r = run_to_exit(&rt, "t:first", vec![]);
+    assert_eq!(r.error().as_deref(), Some("execution time limit exceeded"));
+}
