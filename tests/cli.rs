@@ -166,13 +166,60 @@ fn a_missing_host_is_named_with_the_yaml_to_add() {
         "{}",
         r.stderr
     );
-    let no_process = project(&[(
+    // As in Wippy, a terminal host is enough.
+    let only_terminal = project(&[(
         "_index.yaml",
         &index_with(&format!("  - name: term\n    kind: terminal.host\n{cmd}")),
     )]);
-    let r = run_in(no_process.path(), &["run", "w", "1", "2"]);
+    let r = run_in(only_terminal.path(), &["run", "w", "6", "7"]);
+    assert_eq!(r.status, 42, "{}", r.stderr);
+}
+
+#[test]
+fn exec_runs_an_entry_by_id_on_the_terminal_host_or_the_one_named() {
+    let entries = guest("w", "worker.wasm", "compute", "")
+        + "  - name: hello\n    kind: process.lua\n    source: \"return { main = function(who) print('hello ' .. who) end }\"\n";
+    let one_terminal = project(&[(
+        "_index.yaml",
+        &index_with(&format!(
+            "  - name: term\n    kind: terminal.host\n{entries}"
+        )),
+    )]);
+    let r = run_in(one_terminal.path(), &["run", "-x", "t:w", "6", "7"]);
+    assert_eq!(r.status, 42, "{}", r.stderr);
+    let r = run_in(one_terminal.path(), &["run", "--exec", "t:hello", "Ada"]);
+    assert_eq!(
+        (r.status, r.stdout.as_str()),
+        (0, "hello Ada\n"),
+        "{}",
+        r.stderr
+    );
+    let r = run_in(one_terminal.path(), &["run", "-x", "t:nothing"]);
     assert_eq!(r.status, 1);
-    assert!(r.stderr.contains("kind: process.host"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("entry not found: t:nothing"),
+        "{}",
+        r.stderr
+    );
+
+    let two_terminals = project(&[(
+        "_index.yaml",
+        &index_with(&format!(
+            "  - name: a\n    kind: terminal.host\n  - name: b\n    kind: terminal.host\n{entries}"
+        )),
+    )]);
+    let r = run_in(two_terminals.path(), &["run", "-x", "t:w", "6", "7"]);
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stderr.contains("--host") && r.stderr.contains("t:a") && r.stderr.contains("t:b"),
+        "{}",
+        r.stderr
+    );
+    let r = run_in(
+        two_terminals.path(),
+        &["run", "-x", "t:w", "--host", "t:b", "6", "7"],
+    );
+    assert_eq!(r.status, 42, "{}", r.stderr);
 }
 
 #[test]

@@ -39,6 +39,13 @@ pub enum Command {
     Run {
         #[command(flatten)]
         file: Box<FileFlags>,
+        /// Run the process entry with this ID (Wippy's `-x`), with or without
+        /// meta.command; everything after it is its arguments.
+        #[arg(short = 'x', long = "exec", value_name = "NS:ENTRY")]
+        exec: Option<String>,
+        /// With -x: the host to run on (default: the project's terminal host).
+        #[arg(long, value_name = "NS:HOST", requires = "exec")]
+        host: Option<String>,
         /// The command's name, `list`, or a path to a .wasm file. None: the application
         /// mode.
         name: Option<String>,
@@ -64,6 +71,7 @@ SIGTERM stops them in reverse order; exit 0, or 1 if a service ended Failed.
 
 Examples:
   wippy run
+  wippy run -x app:hello Ada
   wippy run list
   wippy run compute 6 7
   wippy run greet Wippy
@@ -150,6 +158,20 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check => check::run(&cli.project),
         Command::Run {
+            exec: Some(id),
+            host,
+            name,
+            args,
+            file,
+        } => {
+            if file.any() {
+                eprintln!("Error: --dir, --env, --invoke, -W, -S and the limit flags apply to running a .wasm file, not -x");
+                return ExitCode::from(2);
+            }
+            let args: Vec<String> = name.into_iter().chain(args).collect();
+            run::exec(&cli.project, &id, host.as_deref(), &args)
+        }
+        Command::Run {
             name: None, file, ..
         } if file.any() => {
             eprintln!("Error: --dir, --env, --invoke, -W, -S and the limit flags apply to running a .wasm file");
@@ -160,6 +182,7 @@ pub fn main() -> ExitCode {
             file,
             name: Some(name),
             args,
+            ..
         } => run::run(&cli.project, &name, &args, &file),
     }
 }

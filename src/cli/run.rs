@@ -51,10 +51,59 @@ pub fn run(project: &Path, name: &str, args: &[String], flags: &FileFlags) -> Ex
         eprintln!("Error: commands run on a terminal.host, and this project has none. Add one to an _index.yaml:\n\n  - name: terminal\n    kind: terminal.host\n");
         return ExitCode::FAILURE;
     };
-    if host_of_kind(&registry, "process.host").is_none() {
-        eprintln!("Error: commands need a process.host for the processes they spawn, and this project has none. Add one to an _index.yaml:\n\n  - name: processes\n    kind: process.host\n    host:\n      workers: 4\n");
+    run_entry(project, entry, &terminal, args)
+}
+
+/// `wippy run -x ns:entry [--host H] [args...]` (Wippy's `--exec`): runs a process entry
+/// by ID, with or without `meta.command`, on `host`, or on the project's terminal host
+/// when it has exactly one.
+pub fn exec(project: &Path, id: &str, host: Option<&str>, args: &[String]) -> ExitCode {
+    let registry = match Registry::load(project) {
+        Ok(r) => r,
+        Err(e) => {
+            eprint!("Error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let entry = wippy_wasm::EntryId::parse(id).and_then(|id| registry.get(&id));
+    let Some(entry) =
+        entry.filter(|e| matches!(e.config, EntryConfig::Wasm(_) | EntryConfig::Lua(_)))
+    else {
+        eprintln!("Error: process entry not found: {id} (-x takes the ID of a process.wasm or process.lua entry, e.g. app:hello)");
         return ExitCode::FAILURE;
-    }
+    };
+    let host = match host {
+        Some(h) => h.to_owned(),
+        None => {
+            let terminals: Vec<String> = registry
+                .entries()
+                .iter()
+                .filter(|e| e.kind == "terminal.host")
+                .map(|e| e.id.to_string())
+                .collect();
+            match terminals.as_slice() {
+                [one] => one.clone(),
+                [] => {
+                    eprintln!("Error: -x runs on a terminal.host, and this project has none: add one, or name a process.host with --host");
+                    return ExitCode::FAILURE;
+                }
+                many => {
+                    eprintln!("Error: the project has several terminal hosts ({}): choose one with --host", many.join(", "));
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
+    run_entry(project, entry, &host, args)
+}
+
+/// Loads what `entry` needs and runs it on `host` until it ends.
+fn run_entry(
+    project: &Path,
+    entry: &wippy_wasm::registry::Entry,
+    host: &str,
+    args: &[String],
+) -> ExitCode {
     // A wasm command without the actor interface runs only itself: compile nothing
     // else. A Lua command or a wasm actor may spawn any entry, so everything is made
     // ready.
@@ -75,7 +124,7 @@ pub fn run(project: &Path, name: &str, args: &[String], flags: &FileFlags) -> Ex
             return ExitCode::FAILURE;
         }
     };
-    let result = execute(&runtime, &entry.id.to_string(), &terminal, None, args);
+    let result = execute(&runtime, &entry.id.to_string(), host, None, args);
     runtime.shutdown();
     exit_status(result, Rules::Command)
 }

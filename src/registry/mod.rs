@@ -278,18 +278,16 @@ impl Registry {
             }
         }
         self.check_service_cycles(diags);
-        // Commands run on a terminal.host and spawn on a process.host: without them,
-        // `wippy run` refuses every command, so say so here too.
+        // Commands run on a terminal.host (as in Wippy, they need no process.host):
+        // without one, `wippy run` refuses every command, so say so here too.
         let has = |kind: &str| self.entries.iter().any(|e| e.kind == kind);
         if let Some(first) = self.entries.iter().find(|e| e.command.is_some()) {
             let at = Location::entry(&first.file, &first.id).with_field("meta.command");
-            for host in ["terminal.host", "process.host"] {
-                if !has(host) {
-                    diags.warn(
-                        at.clone(),
-                        format!("the project has commands but no {host}: `wippy run` refuses them until one is added"),
-                    );
-                }
+            if !has("terminal.host") {
+                diags.warn(
+                    at,
+                    "the project has commands but no terminal.host: `wippy run` refuses them until one is added",
+                );
             }
         }
     }
