@@ -520,3 +520,64 @@ fn a_cache_file_copied_under_another_binarys_name_is_refused() {
     assert_eq!((again.cache.rejected, again.cache.hits), (1, 0));
     assert_eq!(again.spawnable, 1);
 }
+
+#[test]
+fn registry_fields_as_wippy_writes_them_load() {
+    let entries = r#"
+  - name: terminal
+    kind: terminal.host
+    hide_logs: true
+  - name: vars
+    kind: env.storage.memory
+    values: { API_KEY: secret }
+    lifecycle: { auto_start: true }
+  - name: os
+    kind: env.storage.os
+    lifecycle: { auto_start: true }
+  - name: API_KEY
+    kind: env.variable
+    storage: vars
+    readonly: true
+  - name: hello
+    kind: process.lua
+    source: "return { main = function() end }"
+    meta:
+      command: hello
+  - name: described
+    kind: process.lua
+    source: "return { main = function() end }"
+    meta:
+      command:
+        name: described
+        short: with Wippy's extra fields
+        main: true
+        use_case: demo
+        security: { actor: admin }
+  - name: router
+    kind: http.router
+    meta:
+      command: { anything: goes }
+      title: free-form
+"#;
+    let dir = project(&[("_index.yaml", &index_with(entries))]);
+    let cache = tempfile::tempdir().unwrap();
+    let checked = check_with_cache(dir.path(), cache.path());
+    assert!(checked.is_ok(), "{:?}", checked.problems);
+    let rt = options(&cache, 8).load(dir.path()).unwrap();
+    let registry = rt.registry();
+    let id = |s: &str| wippy_wasm::EntryId::parse(s).unwrap();
+    match registry.config(&id("t:API_KEY")) {
+        Some(wippy_wasm::registry::EntryConfig::EnvVariable(v)) => {
+            // No `variable`: the entry's name, as in Wippy.
+            assert_eq!(v.variable, "API_KEY");
+            assert!(v.read_only);
+        }
+        other => panic!("{other:?}"),
+    }
+    let names: Vec<&str> = registry
+        .commands()
+        .iter()
+        .map(|(c, _)| c.name.as_str())
+        .collect();
+    assert_eq!(names, ["described", "hello"]);
+}

@@ -281,8 +281,9 @@ fn an_interface_the_entry_did_not_declare_fails_the_load() {
 }
 
 #[test]
-fn with_allow_unknown_imports_a_foreign_module_loads_and_its_import_traps_when_called() {
-    let allow = "    allow_unknown_imports: true\n";
+fn a_foreign_import_is_linked_as_a_trap_with_a_warning_unless_refused() {
+    // Wippy's default: no `allow_unknown_imports` needed.
+    let allow = "";
     let rt = runtime(
         &(guest("fine", "foreign.wasm", "fine", allow)
             + &guest("uses", "foreign.wasm", "uses_host", allow)),
@@ -294,7 +295,28 @@ fn with_allow_unknown_imports_a_foreign_module_loads_and_its_import_traps_when_c
         "{err}"
     );
 
-    let err = load_error(&index_with(&guest("strict", "foreign.wasm", "fine", "")));
+    let dir = project(&[(
+        "_index.yaml",
+        &index_with(&guest("lenient", "foreign.wasm", "fine", "")),
+    )]);
+    let cache = tempfile::tempdir().unwrap();
+    let checked = check_with_cache(dir.path(), cache.path());
+    assert!(checked.is_ok(), "{:?}", checked.problems);
+    assert!(
+        checked.warnings.iter().any(|w| w.to_string().contains(
+            "no host provides env::host_only: linked as functions that trap when called"
+        )),
+        "{:?}",
+        checked.warnings
+    );
+
+    let strict = "    allow_unknown_imports: false\n";
+    let err = load_error(&index_with(&guest(
+        "strict",
+        "foreign.wasm",
+        "fine",
+        strict,
+    )));
     assert!(err.contains("unsatisfied import env::host_only"), "{err}");
     assert!(err.contains("allow_unknown_imports: true"), "{err}");
 }

@@ -59,47 +59,78 @@ impl Declared {
     }
 }
 
-/// Every import of `code` that `declared` does not provide, as a message each.
-pub fn unsatisfied(engine: &Engine, code: &Code, declared: &Declared) -> Vec<String> {
-    let mut missing = Vec::new();
+/// What a binary imports that its entry did not declare.
+#[derive(Default)]
+pub struct Undeclared {
+    /// Refused: a WASI or `wippy:actor` interface not declared (they stay gated), or, with
+    /// `allow_unknown_imports: false`, anything no host provides. A message each.
+    pub refused: Vec<String>,
+    /// Imports no host provides, linked as functions that trap when called (Wippy's
+    /// behaviour, and ours unless `allow_unknown_imports: false`).
+    pub stubbed: Vec<String>,
+}
+
+/// Sorts every import of `code` that `declared` does not provide.
+pub fn undeclared(engine: &Engine, code: &Code, declared: &Declared) -> Undeclared {
+    let mut out = Undeclared::default();
     match code {
         Code::Core(module) => {
             for import in module.imports() {
                 let (m, n) = (import.module(), import.name());
-                let ok = match m {
-                    "wasi_snapshot_preview1" | "wasi_unstable" => declared.preview1(),
-                    "wippy_actor" => declared.actor(),
-                    _ => declared.allow_unknown,
+                let gated = match m {
+                    "wasi_snapshot_preview1" | "wasi_unstable" => Some(declared.preview1()),
+                    "wippy_actor" => Some(declared.actor()),
+                    _ => None,
                 };
-                if !ok {
-                    let hint = match m {
-                        "wasi_snapshot_preview1" | "wasi_unstable" => {
-                            "add `wasi1` to the entry's imports".to_owned()
-                        }
-                        "wippy_actor" => "add `wippy:actor` to the entry's imports".to_owned(),
-                        _ => format!("no host interface provides module {m:?} (set `allow_unknown_imports: true` to make its functions trap when called)"),
-                    };
-                    missing.push(format!("unsatisfied import {m}::{n}: {hint}"));
+                match gated {
+                    Some(true) => {}
+                    Some(false) => {
+                        let hint = if m == "wippy_actor" {
+                            "add `wippy:actor` to the entry's imports"
+                        } else {
+                            "add `wasi1` to the entry's imports"
+                        };
+                        out.refused.push(format!("unsatisfied import {m}::{n}: {hint}"));
+                    }
+                    None if declared.allow_unknown => out.stubbed.push(format!("{m}::{n}")),
+                    None => out.refused.push(format!("unsatisfied import {m}::{n}: no host interface provides module {m:?} (set `allow_unknown_imports: true` to make its functions trap when called)")),
                 }
             }
         }
         Code::Component(component) => {
-            for (name, _) in component.component_type().imports(engine) {
-                let allowed_unknown = declared.allow_unknown && !name.starts_with("wasi:");
-                if !(declared.covers_interface(name) || allowed_unknown) {
-                    let base = import_base(name);
-                    let package = base.split('/').next().unwrap_or(base);
-                    let hint = if package.starts_with("wasi:") {
-                        format!("add `{package}` to the entry's imports")
-                    } else {
-                        format!("no host interface provides {package:?} (set `allow_unknown_imports: true` to make its functions trap when called)")
-                    };
-                    missing.push(format!("unsatisfied import {name}: {hint}"));
+            for (name, item) in component.component_type().imports(engine) {
+                if declared.covers_interface(name) || only_types(engine, &item.ty) {
+                    continue;
+                }
+                let base = import_base(name);
+                let package = base.split('/').next().unwrap_or(base);
+                let gated = package.starts_with("wasi:") || package == "wippy:actor";
+                if gated {
+                    out.refused.push(format!(
+                        "unsatisfied import {name}: add `{package}` to the entry's imports"
+                    ));
+                } else if declared.allow_unknown {
+                    out.stubbed.push(name.to_owned());
+                } else {
+                    out.refused.push(format!("unsatisfied import {name}: no host interface provides {package:?} (set `allow_unknown_imports: true` to make its functions trap when called)"));
                 }
             }
         }
     }
-    missing
+    out
+}
+
+/// An imported interface that holds only types (WIT `use`s often import one): there is
+/// nothing to link, so nothing is missing.
+fn only_types(engine: &Engine, item: &wasmtime::component::types::ComponentItem) -> bool {
+    use wasmtime::component::types::ComponentItem;
+    match item {
+        ComponentItem::ComponentInstance(instance) => instance
+            .exports(engine)
+            .all(|(_, export)| matches!(export.ty, ComponentItem::Type(_))),
+        ComponentItem::Type(_) => true,
+        _ => false,
+    }
 }
 
 /// Our `wasi:io` covers `wasi:io/poll`; Wippy's runtime wants `wasi:poll` as well. A

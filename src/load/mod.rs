@@ -26,6 +26,8 @@ use crate::registry::{Diagnostics, EntryId, Location, Registry, WasmEntry};
 pub(crate) struct Program {
     pub entry: EntryId,
     pub code: Code,
+    /// It imports what no host provides: link those imports as traps.
+    pub stubbed: bool,
 }
 
 /// A binary read and hash-checked, waiting to be compiled.
@@ -73,19 +75,29 @@ pub(crate) fn programs(
         match &compiled[&v.sha] {
             Err(message) => diags.problem(v.location.clone().with_field("path"), message),
             Ok(code) => {
-                let missing = imports::unsatisfied(code.engine(), code, &v.declared);
+                let found = imports::undeclared(code.engine(), code, &v.declared);
                 if let Some(w) = imports::wippy_poll_warning(code.engine(), code, &v.declared) {
                     diags.warn(v.location.clone().with_field("imports"), w);
                 }
-                for m in &missing {
+                for m in &found.refused {
                     diags.problem(v.location.clone().with_field("imports"), m);
                 }
-                if missing.is_empty() {
+                if !found.stubbed.is_empty() && found.refused.is_empty() {
+                    diags.warn(
+                        v.location.clone().with_field("imports"),
+                        format!(
+                            "no host provides {}: linked as functions that trap when called (set `allow_unknown_imports: false` to refuse them)",
+                            found.stubbed.join(", ")
+                        ),
+                    );
+                }
+                if found.refused.is_empty() {
                     programs.insert(
                         v.entry.clone(),
                         Arc::new(Program {
                             entry: v.entry.clone(),
                             code: code.clone(),
+                            stubbed: !found.stubbed.is_empty(),
                         }),
                     );
                 }

@@ -101,7 +101,9 @@ pub struct WasmEntry {
     /// `compute: func(a: s32, b: s32) -> s32`.
     pub wit: Option<String>,
     /// `allow_unknown_imports`: link imports that no host provides as functions that trap
-    /// when called, instead of failing the load. Default false.
+    /// when called (with one load warning naming them), as Wippy does; `false` refuses the
+    /// entry instead. WASI and `wippy:actor` stay gated by `imports` either way. Default
+    /// true.
     pub allow_unknown_imports: bool,
 }
 

@@ -68,7 +68,15 @@ impl EntryParser<'_> {
             return None;
         };
         let meta = map.remove("meta");
-        let command = meta.as_ref().and_then(|m| self.command(&at, m));
+        // `meta` is free-form; only kinds that run read `meta.command` from it.
+        let runs = matches!(
+            kind.as_str(),
+            "process.wasm" | "function.wasm" | "process.lua"
+        );
+        let command = meta
+            .as_ref()
+            .filter(|_| runs)
+            .and_then(|m| self.command(&at, m));
 
         let config = match kind.as_str() {
             "fs.directory" => self
@@ -156,10 +164,20 @@ impl EntryParser<'_> {
     fn command(&mut self, at: &Location, meta: &Value) -> Option<Command> {
         let command = meta.get("command")?;
         let at = at.clone().with_field("meta.command");
+        // Wippy also writes the command as just its name.
+        if let Value::String(name) = command {
+            if !name.trim().is_empty() {
+                return Some(Command {
+                    name: name.clone(),
+                    short: None,
+                });
+            }
+        }
         match serde_yaml_ng::from_value::<RawCommand>(command.clone()) {
             Ok(RawCommand {
                 name: Some(name),
                 short,
+                ..
             }) if !name.trim().is_empty() => Some(Command { name, short }),
             Ok(_) => {
                 self.diags
@@ -286,7 +304,7 @@ impl EntryParser<'_> {
             wasi: wasi?,
             limits: raw.limits,
             wit: raw.wit,
-            allow_unknown_imports: raw.allow_unknown_imports,
+            allow_unknown_imports: raw.allow_unknown_imports.unwrap_or(true),
         }))
     }
 
@@ -395,7 +413,14 @@ impl EntryParser<'_> {
     }
 
     fn env_variable(&mut self, at: &Location, raw: RawEnvVariable) -> Option<EntryConfig> {
-        let variable = self.required(at, "variable", &raw.variable)?.to_owned();
+        let variable = match raw.variable.as_deref().map(str::trim) {
+            Some(v) if !v.is_empty() => v.to_owned(),
+            // Wippy's default: the entry's name.
+            _ => at
+                .entry
+                .as_ref()
+                .map_or_else(String::new, |id| id.name().to_owned()),
+        };
         let storage = match raw.storage.as_deref() {
             Some(s) => Some(self.reference(at, "storage", s)?),
             None => None,

@@ -61,9 +61,9 @@ pub struct RawWasm {
     pub limits: RawLimits,
     /// `wit`: a WIT signature for a core module's export.
     pub wit: Option<String>,
-    /// Let imports no host provides trap when called instead of failing the load.
-    #[serde(default)]
-    pub allow_unknown_imports: bool,
+    /// Link imports no host provides as functions that trap when called (default, as
+    /// Wippy does), or with `false`, refuse the entry.
+    pub allow_unknown_imports: Option<bool>,
     /// Wippy's function pool settings: accepted for compatibility, not used.
     pub pool: Option<Value>,
     /// Wippy's `transport: payload`: accepted for compatibility, not used.
@@ -176,6 +176,10 @@ pub struct RawHostOptions {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTerminalHost {
+    /// Wippy's `hide_logs` (its own log lines off the terminal): accepted; ours are off
+    /// the terminal unless `WIPPY_LOG` asks for them.
+    #[serde(default, rename = "hide_logs")]
+    pub _hide_logs: Option<bool>,
     /// `lifecycle`: accepted as written.
     #[serde(default)]
     pub lifecycle: RawLifecycle,
@@ -226,21 +230,26 @@ pub struct RawRestart {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawEnvVariable {
-    /// `variable`: required. The variable's name in its storage.
+    /// `variable`: the variable's name in its storage. Default: the entry's name (as
+    /// in Wippy).
     pub variable: Option<String>,
     /// `storage`: the `env.storage.*` entry to read. Unset: the OS environment.
     pub storage: Option<String>,
     /// `default`: the value when the storage has none.
     pub default: Option<String>,
-    /// `read_only`. Default false.
-    #[serde(default)]
+    /// `read_only` (Wippy spells it `readonly`). Default false.
+    #[serde(default, alias = "readonly")]
     pub read_only: bool,
 }
 
-/// `env.storage.os`: it takes no fields.
+/// `env.storage.os`: only Wippy's `lifecycle`, accepted (storages have no life here).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawEnvStorageOs {}
+pub struct RawEnvStorageOs {
+    /// Accepted, not used.
+    #[serde(default, rename = "lifecycle")]
+    pub _lifecycle: Option<Value>,
+}
 
 /// `env.storage.static` and `env.storage.memory`: a fixed set of values.
 #[derive(Debug, Default, Deserialize)]
@@ -249,6 +258,9 @@ pub struct RawEnvStorageValues {
     /// `values`: variable name to value. Default empty.
     #[serde(default)]
     pub values: std::collections::BTreeMap<String, String>,
+    /// Accepted, not used.
+    #[serde(default, rename = "lifecycle")]
+    pub _lifecycle: Option<Value>,
 }
 
 /// `process.lua`, as written.
@@ -292,4 +304,13 @@ pub struct RawCommand {
     pub name: Option<String>,
     /// `short`: a one-line description for `wippy run list`.
     pub short: Option<String>,
+    /// Wippy's `main`, `use_case` and `security`: accepted, not used.
+    #[serde(default, rename = "main")]
+    pub _main: Option<Value>,
+    /// See `main`.
+    #[serde(default, rename = "use_case")]
+    pub _use_case: Option<Value>,
+    /// See `main`.
+    #[serde(default, rename = "security")]
+    pub _security: Option<Value>,
 }

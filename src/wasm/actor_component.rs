@@ -156,6 +156,20 @@ impl Future for Waiting<'_> {
 
 pub fn add_to_linker(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
     let mut i = linker.instance("wippy:actor/process@0.1.0")?;
+    // The interface re-exports wasi:io's `pollable` (`use wasi:io/poll.{pollable}`): the
+    // same host type as wasmtime-wasi's, dropped the same way, so that linking what no
+    // host provides as traps does not invent a second, mismatched one.
+    i.resource(
+        "pollable",
+        wasmtime::component::ResourceType::host::<DynPollable>(),
+        |mut store, rep| {
+            store
+                .data_mut()
+                .table()
+                .delete(Resource::<DynPollable>::new_own(rep))?;
+            Ok(())
+        },
+    )?;
     i.func_wrap("self", |store, (): ()| {
         Ok((me(&store).pid_text().to_owned(),))
     })?;

@@ -58,7 +58,7 @@ pub fn prepare(
                 super::actor::add_to_linker(&mut linker)
                     .map_err(|e| format!("cannot link wippy:actor: {e}"))?;
             }
-            if config.allow_unknown_imports {
+            if program.stubbed {
                 linker
                     .define_unknown_imports_as_traps(module)
                     .map_err(|e| format!("cannot link unknown imports as traps: {e}"))?;
@@ -94,7 +94,7 @@ pub fn prepare(
                 wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
                     .map_err(|e| format!("cannot link wasi:http: {e}"))?;
             }
-            if config.allow_unknown_imports {
+            if program.stubbed {
                 linker
                     .define_unknown_imports_as_traps(comp)
                     .map_err(|e| format!("cannot link unknown imports as traps: {e}"))?;
