@@ -586,7 +586,8 @@ fn required(kind: &str) -> &'static [&'static str] {
     match kind {
         "fs.directory" => &["directory"],
         "process.wasm" | "function.wasm" => &["fs", "path", "hash", "method"],
-        "env.variable" => &["variable"],
+        // `variable` defaults to the entry's name, as in Wippy.
+        "env.variable" => &[],
         "process.lua" => &["source"],
         "process.service" => &["process", "host"],
         _ => &[],

@@ -581,3 +581,28 @@ fn registry_fields_as_wippy_writes_them_load() {
         .collect();
     assert_eq!(names, ["described", "hello"]);
 }
+
+#[test]
+fn a_relative_directory_is_taken_from_the_project_folder_or_with_base_module_from_its_index() {
+    let nested = "version: \"1.0\"\nnamespace: t\nentries:\n  - {name: data, kind: fs.directory, directory: ./data}\n  - {name: local, kind: fs.directory, directory: ./data, base: module}\n  - {name: odd, kind: fs.directory, directory: ./data, base: elsewhere}\n";
+    let dir = project(&[("sub/_index.yaml", nested)]);
+    let mut diags = wippy_wasm::registry::Diagnostics::default();
+    let registry = Registry::load_into(dir.path(), &mut diags);
+    let directory = |name: &str| {
+        registry
+            .fs_directory(&wippy_wasm::EntryId::parse(&format!("t:{name}")).unwrap())
+            .map(|fs| fs.directory.clone())
+    };
+    assert_eq!(directory("data"), Some(dir.path().join("data")));
+    assert_eq!(
+        directory("local"),
+        Some(dir.path().join("sub").join("data"))
+    );
+    let problems: Vec<String> = diags.problems.iter().map(|p| p.to_string()).collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("field base") && p.contains("\"elsewhere\"")),
+        "{problems:?}"
+    );
+}

@@ -1,6 +1,7 @@
 //! Validated, resolved entry configurations: what the rest of the runtime works with.
-//! Every reference is a full [`EntryId`]; every relative path is joined onto the folder of
-//! the `_index.yaml` that declares it.
+//! Every reference is a full [`EntryId`]; a relative `fs.directory` is joined onto the
+//! project folder (as Wippy does), every other relative path onto the folder of the
+//! `_index.yaml` that declares it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -65,8 +66,9 @@ pub enum EntryConfig {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct FsDirectory {
-    /// `directory`. A relative one is joined onto the declaring `_index.yaml`'s folder, so it
-    /// is absolute only if the project folder was given as an absolute path.
+    /// `directory`. A relative one is joined onto the project folder (as Wippy does; with
+    /// `base: module`, onto the declaring `_index.yaml`'s folder), so it is absolute only
+    /// if the project folder was given as an absolute path.
     pub directory: PathBuf,
     /// `auto_init`: create the folder, with its parents, if it is missing when a binary is
     /// read from it. Default false.

@@ -146,6 +146,7 @@ impl Registry {
             );
         };
         let mut parser = EntryParser {
+            root: &self.root,
             file,
             namespace: &namespace,
             diags,

@@ -33,7 +33,9 @@ pub fn import_base(import: &str) -> &str {
 
 /// Context for parsing the entries of one file.
 pub struct EntryParser<'a> {
-    /// The `_index.yaml` being read: relative paths are taken from its folder.
+    /// The project folder: a relative `fs.directory` is taken from it.
+    pub root: &'a Path,
+    /// The `_index.yaml` being read: other relative paths are taken from its folder.
     pub file: &'a Path,
     /// The file's `namespace`: entry IDs and bare references use it.
     pub namespace: &'a str,
@@ -244,7 +246,19 @@ impl EntryParser<'_> {
                 }
             },
         };
-        let base = self.file.parent().unwrap_or(Path::new("."));
+        let base = match raw.base.as_deref() {
+            None | Some("project") => self.root,
+            Some("module") => self.file.parent().unwrap_or(Path::new(".")),
+            Some(other) => {
+                self.diags.problem(
+                    at.clone().with_field("base"),
+                    format!(
+                        "invalid configuration: base must be `module` or `project`, got {other:?}"
+                    ),
+                );
+                return None;
+            }
+        };
         // Without `.` components, so messages show `./data`, not `././data`.
         let directory: std::path::PathBuf = base
             .join(directory)

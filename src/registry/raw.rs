@@ -28,8 +28,12 @@ pub struct RawFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFsDirectory {
-    /// `directory`: required. A relative one is taken from the `_index.yaml`'s folder.
+    /// `directory`: required. A relative one is taken from the project folder (as Wippy
+    /// does), or with `base: module` from the declaring `_index.yaml`'s folder.
     pub directory: Option<String>,
+    /// `base`: `module` resolves a relative `directory` against the folder of the
+    /// `_index.yaml` that declares it. Unset (or `project`): against the project folder.
+    pub base: Option<String>,
     /// `auto_init`: create the folder if it is missing. Default false.
     #[serde(default)]
     pub auto_init: bool,
