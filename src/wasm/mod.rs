@@ -6,6 +6,7 @@
 
 mod actor;
 mod actor_component;
+mod actor_core;
 mod body;
 mod clocks;
 #[allow(missing_docs)]

@@ -55,7 +55,7 @@ pub fn prepare(
                     .map_err(|e| format!("cannot link WASI preview 1: {e}"))?;
             }
             if declared.actor() {
-                super::actor::add_to_linker(&mut linker)
+                super::actor_core::add_to_linker(&mut linker)
                     .map_err(|e| format!("cannot link wippy:actor: {e}"))?;
             }
             if program.stubbed {
