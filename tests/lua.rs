@@ -831,3 +831,45 @@ end }
         "{err}"
     );
 }
+
+#[test]
+fn a_script_in_wippys_typed_dialect_runs_with_its_lines_kept() {
+    let typed = r#"type Point = {x: number, y: number}
+export type Pair<T> = {first: T, second: T}
+
+local function add(a: number, b: number): number
+  return a + b
+end
+
+local function first<T>(arr: {T}): T?
+  return arr[1]
+end
+
+local function main(): integer
+  local p: Point = {x = 1, y = 2}
+  local s = (tostring(p.x) :: string)
+  local n: number?, label: string = nil, "x" .. s
+  local total: integer = add(p.x, p.y) + first({5}) + (7 // 2) + (6 & 3)
+  return total
+end
+
+local function fail(): never
+  error("typed failure")
+end
+
+return { main = main, fail = fail }"#;
+    let rt = runtime(
+        &(lua("typed", typed)
+            + &lua(
+                "typed_fail",
+                &typed.replace("main = main, fail = fail", "main = fail"),
+            )),
+    );
+    let r = run_to_exit(&rt, "t:typed", vec![]);
+    assert_eq!(r.error(), None);
+    // 3 + 5 + 3 + 2
+    assert_eq!(r.value, Value::Int(13));
+    let err = run_to_exit(&rt, "t:typed_fail", vec![]).error().unwrap();
+    // The error names line 21, where `error` is in the script as written.
+    assert!(err.contains(":21: typed failure"), "{err}");
+}

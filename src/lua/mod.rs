@@ -11,6 +11,7 @@
 //! `support.lua`).
 
 mod convert;
+mod dialect;
 #[cfg(test)]
 mod patterns_tests;
 mod process_api;
@@ -102,6 +103,8 @@ impl ProcessKind for LuaKind {
                     }
                 },
             };
+            // Wippy's dialect: type annotations erased, lines kept.
+            let source = dialect::erase_types(&source);
             if let Err(e) = Lua::new()
                 .load(&source)
                 .set_name(&name)
