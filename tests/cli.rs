@@ -548,3 +548,24 @@ fn the_supervised_example_service_comes_back_after_its_failure() {
         run.stdout
     );
 }
+
+#[test]
+fn wippys_hello_world_style_runs_typed_lua_with_io_on_the_terminal() {
+    let script = "local io = require(\"io\")\n\nlocal function main(): integer\n    io.write(\"name? \")\n    local name: string? = io.readline()\n    io.print(\"hello\", name, #io.args())\n    return 0\nend\n\nreturn { main = main }\n";
+    let index = "version: \"1.0\"\nnamespace: app\nentries:\n  - name: terminal\n    kind: terminal.host\n  - name: hello\n    kind: process.lua\n    source: file://hello.lua\n    method: main\n    modules: [io]\n";
+    let dir = project(&[("src/_index.yaml", index), ("src/hello.lua", script)]);
+    let (mut cmd, _cache) = wippy();
+    let mut child = cmd
+        .arg("--project")
+        .arg(dir.path())
+        .args(["run", "-x", "app:hello", "a", "b"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"Ada\n").unwrap();
+    let r = done(child.wait_with_output().unwrap());
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "name? hello\tAda\t2\n");
+}

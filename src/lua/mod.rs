@@ -4,14 +4,16 @@
 //! [`INSTRUCTION_SLICE`] instructions, so a busy Lua loop is preempted like a wasm one.
 //!
 //! The sandbox: the `table`, `string`, `math`, `utf8` and `coroutine` libraries, `print`
-//! (to the terminal or the host's log), and `require` for `process` and `time` only. No
-//! `io`, `os`, `package`, `debug`, `loadfile`, `dofile` or `string.dump`: a script reaches
-//! the world through processes. `load` takes text only, `setmetatable` refuses `__gc`
+//! (to the terminal or the host's log), and `require` for `process`, `time`, `system` and
+//! `io` (Wippy's: the terminal's streams, for processes on a `terminal.host` only). No
+//! Lua `io`, `os`, `package`, `debug`, `loadfile`, `dofile` or `string.dump`: a script
+//! reaches the world through processes. `load` takes text only, `setmetatable` refuses `__gc`
 //! (finalizers run with hooks off) and `collectgarbage` only collects and measures (see
 //! `support.lua`).
 
 mod convert;
 mod dialect;
+mod io_api;
 #[cfg(test)]
 mod patterns_tests;
 mod process_api;
@@ -131,7 +133,7 @@ impl Spawnable for Script {
     fn body(self: Arc<Self>, args: Args) -> Body {
         Box::new(move |ctx: ProcessCtx| {
             Box::pin(async move {
-                let call = Box::pin(run(&self, args.values, &ctx));
+                let call = Box::pin(run(&self, args, &ctx));
                 process::race(call, &ctx, None).await
             })
         })
@@ -186,14 +188,14 @@ fn read_script(root: &Path, path: &Path) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| open_failed(path))
 }
 
-async fn run(script: &Script, args: Vec<Value>, ctx: &ProcessCtx) -> ExitResult {
+async fn run(script: &Script, args: Args, ctx: &ProcessCtx) -> ExitResult {
     match call(script, args, ctx).await {
         Ok(result) => result,
         Err(e) => ExitReason::failed(format!("lua process {}: {e}", script.id)).into(),
     }
 }
 
-fn new_state(script: &Script, ctx: &ProcessCtx) -> mlua::Result<Lua> {
+fn new_state(script: &Script, ctx: &ProcessCtx, words: Vec<String>) -> mlua::Result<Lua> {
     let lua = Lua::new_with(
         StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::UTF8 | StdLib::COROUTINE,
         LuaOptions::new(),
@@ -212,6 +214,7 @@ fn new_state(script: &Script, ctx: &ProcessCtx) -> mlua::Result<Lua> {
     let process = process_api::module(&lua, me)?;
     let time = time_api::module(&lua)?;
     let system = system_api::module(&lua, services)?;
+    let io = io_api::module(&lua, ctx.settings.inherit_stdio, words)?;
     let globals = lua.globals();
     globals.set("process", process.clone())?;
     globals.set("time", time.clone())?;
@@ -219,12 +222,13 @@ fn new_state(script: &Script, ctx: &ProcessCtx) -> mlua::Result<Lua> {
     modules.set("process", process)?;
     modules.set("time", time)?;
     modules.set("system", system)?;
+    modules.set("io", io)?;
     globals.set(
         "require",
         lua.create_function(move |_, name: String| {
             modules.get::<Option<Table>>(name.as_str())?.ok_or_else(|| {
                 mlua::Error::runtime(format!(
-                    "module not found: {name} (available: process, time, system)"
+                    "module not found: {name} (available: process, time, system, io)"
                 ))
             })
         })?,
@@ -474,8 +478,9 @@ async fn drive<R: mlua::FromLuaMulti>(
     thread.into_async(args)?.await
 }
 
-async fn call(script: &Script, args: Vec<Value>, ctx: &ProcessCtx) -> mlua::Result<ExitResult> {
-    let lua = new_state(script, ctx)?;
+async fn call(script: &Script, args: Args, ctx: &ProcessCtx) -> mlua::Result<ExitResult> {
+    let lua = new_state(script, ctx, args.words.clone().unwrap_or_default())?;
+    let args = args.values;
     // Taken before the script runs: a script may replace the global.
     let xpcall: Function = lua.globals().get("xpcall")?;
     let handler = lua.create_function(|lua, msg: LuaValue| {
