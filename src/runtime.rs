@@ -537,9 +537,9 @@ impl Runtime {
         self.kernel.terminate(pid)
     }
 
-    /// Asks a process to stop: one that reads events (Lua) gets CANCEL with the reason;
-    /// a wasm process, which cannot, ends with [`ExitReason::Cancelled`]. False if it had
-    /// already ended.
+    /// Asks a process to stop: one that reads events (Lua, a wasm actor) gets CANCEL with
+    /// the reason; any other wasm process, which cannot, ends with
+    /// [`ExitReason::Cancelled`]. False if it had already ended.
     ///
     /// [`ExitReason::Cancelled`]: crate::ExitReason::Cancelled
     pub fn cancel(&self, pid: &Pid, reason: &str) -> bool {
@@ -579,8 +579,8 @@ impl Runtime {
     ///
     /// # Errors
     ///
-    /// [`SendError`]: the process has ended, cannot read messages (wasm), or its mailbox
-    /// is full. A refused message is not queued.
+    /// [`SendError`]: the process has ended, reads no messages (a wasm entry without
+    /// `wippy:actor`), or its mailbox is full. A refused message is not queued.
     pub fn send(&self, pid: &Pid, topic: &str, payload: Value) -> Result<(), SendError> {
         self.kernel.send(pid, None, topic, payload)
     }

@@ -123,8 +123,9 @@ pub enum SendError {
     /// The process has ended (or never existed).
     #[error("process not found: {0}")]
     NoProcess(String),
-    /// The process's kind reads no messages (a wasm process).
-    #[error("process {0} has no inbox: wasm processes cannot receive messages")]
+    /// The process reads no messages (a wasm entry without `wippy:actor` in its
+    /// imports).
+    #[error("process {0} has no inbox: it reads no messages (a wasm entry does only if its imports list wippy:actor)")]
     NoInbox(String),
     /// Its mailbox holds `host.mailbox_size` unread messages.
     #[error("mailbox of process {pid} is full: {capacity} messages are waiting to be read (host.mailbox_size)")]
