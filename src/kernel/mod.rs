@@ -247,6 +247,27 @@ impl Kernel {
         self.host_of(pid).is_some_and(|h| h.watch(pid, watchers))
     }
 
+    /// When `pid` fails, the process `linked` hears of it (one half of a link).
+    pub fn watch_linked(&self, pid: &Pid, linked: &Pid) -> bool {
+        self.watch(
+            pid,
+            Watchers {
+                linked_pid: Some(linked.clone()),
+                ..Watchers::default()
+            },
+        )
+    }
+
+    /// Links two processes both ways: whichever fails, the other hears of it. False if
+    /// `other` has already ended.
+    pub fn link(&self, me: &Pid, other: &Pid) -> bool {
+        let linked = self.watch_linked(other, me);
+        if linked {
+            self.watch_linked(me, other);
+        }
+        linked
+    }
+
     pub fn unmonitor(&self, pid: &Pid, mailbox: &Mailbox) -> bool {
         self.host_of(pid).is_some_and(|h| h.unmonitor(pid, mailbox))
     }

@@ -190,23 +190,12 @@ fn spawn(
     match kernel.spawn(entry, host, values.into(), watchers) {
         Ok(pid) => {
             if let Watch::Link = watch {
-                link_back(&kernel, me, &pid);
+                kernel.watch_linked(&me.pid, &pid);
             }
             Ok((Some(pid.to_string()), None))
         }
         Err(e) => Ok((None, Some(e.to_string()))),
     }
-}
-
-/// The other half of a link: when this process fails, `other` hears of it.
-fn link_back(kernel: &Kernel, me: &Me, other: &Pid) {
-    kernel.watch(
-        &me.pid,
-        Watchers {
-            linked_pid: Some(other.clone()),
-            ..Watchers::default()
-        },
-    );
 }
 
 pub fn module(lua: &Lua, me: Me) -> mlua::Result<Table> {
@@ -324,19 +313,7 @@ pub fn module(lua: &Lua, me: Me) -> mlua::Result<Table> {
     set_pid_fn(lua, &t, &me, "unmonitor", |k, me, pid| {
         k.unmonitor(&pid, &me.inbox)
     })?;
-    set_pid_fn(lua, &t, &me, "link", |k, me, other| {
-        let linked = k.watch(
-            &other,
-            Watchers {
-                linked_pid: Some(me.pid.clone()),
-                ..Watchers::default()
-            },
-        );
-        if linked {
-            link_back(k, me, &other);
-        }
-        linked
-    })?;
+    set_pid_fn(lua, &t, &me, "link", |k, me, other| k.link(&me.pid, &other))?;
     set_pid_fn(lua, &t, &me, "unlink", |k, me, other| {
         k.unlink(&me.pid, &me.inbox, Some(&other));
         k.unlink(&other, &me.inbox, Some(&me.pid))

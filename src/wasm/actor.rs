@@ -171,7 +171,7 @@ impl Actor {
                 _ => Code::InvalidTarget,
             })?;
         if watch == 2 {
-            link_back(&kernel, &self.pid, &pid);
+            kernel.watch_linked(&self.pid, &pid);
         }
         Ok(pid)
     }
@@ -183,19 +183,7 @@ impl Actor {
         let done = match act {
             Act::Monitor => kernel.watch(&pid, Watchers::monitor(inbox)),
             Act::Unmonitor => kernel.unmonitor(&pid, inbox),
-            Act::Link => {
-                let linked = kernel.watch(
-                    &pid,
-                    Watchers {
-                        linked_pid: Some(me.clone()),
-                        ..Watchers::default()
-                    },
-                );
-                if linked {
-                    link_back(&kernel, me, &pid);
-                }
-                linked
-            }
+            Act::Link => kernel.link(me, &pid),
             Act::Unlink => {
                 kernel.unlink(me, inbox, Some(&pid));
                 kernel.unlink(&pid, inbox, Some(me))
@@ -234,17 +222,6 @@ impl Actor {
     pub(super) fn inbox(&self) -> &Mailbox {
         &self.inbox
     }
-}
-
-/// The other half of a link: when `me` fails, `other` hears of it.
-fn link_back(kernel: &Kernel, me: &Pid, other: &Pid) {
-    kernel.watch(
-        me,
-        Watchers {
-            linked_pid: Some(other.clone()),
-            ..Watchers::default()
-        },
-    );
 }
 
 /// A payload as a [`Value`]: text a string, bytes bytes, JSON its value.
