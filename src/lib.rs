@@ -50,6 +50,7 @@
 #![warn(missing_docs)]
 
 mod duration;
+mod env_store;
 mod executor;
 mod kernel;
 mod load;

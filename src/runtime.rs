@@ -502,7 +502,7 @@ impl Runtime {
     /// #     method: main
     /// #   - name: echo
     /// #     kind: process.lua
-    /// #     source: "return { main = function() return require('process').inbox():receive().payload end }"
+    /// #     source: "return { main = function() return require('process').inbox():receive():payload():data() end }"
     /// #     method: main
     /// # "#;
     /// # let project = wippy_wasm::Project::in_memory(".").with_index("_index.yaml", yaml);
@@ -564,7 +564,7 @@ impl Runtime {
     /// #     method: main
     /// #   - name: echo
     /// #     kind: process.lua
-    /// #     source: "return { main = function() return require('process').inbox():receive().payload end }"
+    /// #     source: "return { main = function() return require('process').inbox():receive():payload():data() end }"
     /// #     method: main
     /// # "#;
     /// # let project = wippy_wasm::Project::in_memory(".").with_index("_index.yaml", yaml);
@@ -624,7 +624,7 @@ impl Runtime {
     /// #     method: main
     /// #   - name: echo
     /// #     kind: process.lua
-    /// #     source: "return { main = function() return require('process').inbox():receive().payload end }"
+    /// #     source: "return { main = function() return require('process').inbox():receive():payload():data() end }"
     /// #     method: main
     /// # "#;
     /// # let project = wippy_wasm::Project::in_memory(".").with_index("_index.yaml", yaml);

@@ -100,8 +100,9 @@ return { main = function()
   local ok, err = process.send(echo, "greeting", { n = 1, s = "x", list = { 1, 2, 3 } })
   assert(ok, err)
   local m = process.inbox():receive()
-  return { topic = m.topic, from_echo = m.from == echo, n = m.payload.n, s = m.payload.s,
-           third = m.payload.list[3] }
+  local p = m:payload():data()
+  return { topic = m:topic(), from_echo = m:from() == echo, n = p.n, s = p.s,
+           third = p.list[3] }
 end }"#;
     let rt = runtime(&(actor("echo", "echo") + &lua("talker", script)));
     let r = run_to_exit(&rt, "t:talker", vec![]);
@@ -214,7 +215,8 @@ return { main = function()
   local echo = process.spawn("t:echo", "t:host")
   process.send(echo, "greeting", { n = 7, list = { "a", "b" } })
   local m = process.inbox():receive()
-  return { topic = m.topic, n = m.payload.n, second = m.payload.list[2], from_echo = m.from == echo }
+  local p = m:payload():data()
+  return { topic = m:topic(), n = p.n, second = p.list[2], from_echo = m:from() == echo }
 end }"#;
     let rt = runtime(&(component("echo", "echo") + &lua("talker", script)));
     let r = run_to_exit(&rt, "t:talker", vec![]);

@@ -18,7 +18,7 @@ fn sleeper() -> String {
 
 /// A Lua process that waits for one message for up to an hour and returns its payload.
 fn waiter() -> String {
-    "  - name: waiter\n    kind: process.lua\n    source: |\n      local process = require(\"process\")\n      return { main = function()\n        local m = process.inbox():receive(time.seconds(3600))\n        return m and m.payload\n      end }\n".to_owned()
+    "  - name: waiter\n    kind: process.lua\n    source: |\n      local process = require(\"process\")\n      return { main = function()\n        local m = process.inbox():receive(time.seconds(3600))\n        return m and m:payload():data()\n      end }\n".to_owned()
 }
 
 /// A project whose host is `host_fields` (YAML under `host:`), and a runtime on it.

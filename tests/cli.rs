@@ -569,3 +569,70 @@ fn wippys_hello_world_style_runs_typed_lua_with_io_on_the_terminal() {
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert_eq!(r.stdout, "name? hello\tAda\t2\n");
 }
+
+/// A Wippy-style project under `tests/projects/`.
+fn wippy_project(name: &str) -> std::path::PathBuf {
+    repo().join("tests/projects").join(name)
+}
+
+/// `wippy run -x <id>` from inside `project`, as Wippy's READMEs run their examples.
+fn exec_from(project: &std::path::Path, id: &str, env: &[(&str, &str)]) -> Run {
+    let (mut cmd, _cache) = wippy();
+    cmd.current_dir(project)
+        .args(["run", "-x", id])
+        .env_remove("PORT");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    done(cmd.output().unwrap())
+}
+
+#[test]
+fn wippy_style_projects_run_from_their_folders_as_their_readmes_say() {
+    let run = exec_from(&wippy_project("worker-pool"), "app:pool", &[]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let squares: String = (1..=6)
+        .map(|i| format!("Job #{i}: {i}^2 = {}\n", i * i))
+        .collect();
+    assert_eq!(run.stdout, squares + "All jobs done.\n");
+
+    let run = exec_from(&wippy_project("func-call"), "app:cli", &[]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "double(21) = 42\ngreet('Alice') = Hello, Alice!\ngreet('') fails: true\n"
+    );
+
+    let run = exec_from(
+        &wippy_project("env-variables"),
+        "app:cli",
+        &[("PORT", "9090")],
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "APP_NAME    = Wippy Env Demo\nPORT        = 9090\nLOG_LEVEL   = info\n\
+         LOG_LEVEL   = debug (after env.set)\n\
+         Cannot set APP_VERSION: PERMISSION_DENIED: env variable \"APP_VERSION\" is read-only\n"
+    );
+    let run = exec_from(&wippy_project("env-variables"), "app:cli", &[]);
+    assert!(
+        run.stdout.contains("PORT        = 8080\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn the_wippy_style_event_bus_counts_what_its_publisher_sends() {
+    let run = application(&wippy_project("event-bus"), |l| {
+        l.starts_with("service app:publisher.service: exited")
+    });
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(r#"INFO   [COUNTER] Final counts  {"user.created":2,"user.login":1}"#),
+        "{}",
+        run.stderr
+    );
+}

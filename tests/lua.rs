@@ -148,7 +148,7 @@ local process = require("process")
 return { main = function()
   local m = process.inbox():receive()
   local c = process.events():receive()
-  return { topic = m.topic, payload = m.payload, cancel = c.kind, reason = c.reason }
+  return { topic = m:topic(), payload = m:payload():data(), cancel = c.kind, reason = c.reason }
 end }
 "#;
     let rt = runtime(&lua("listener", script));
@@ -174,9 +174,20 @@ fn links_work_both_ways_between_lua_and_wasm() {
     let hears = r#"
 local process = require("process")
 return { main = function()
+  process.set_options({ trap_links = true })
   process.spawn_linked("t:div", "t:host", 0)
   local e = process.receive()
-  return { type = e.type, error = e.error }
+  return { type = e.type, error = e.error, trapping = process.get_options().trap_links }
+end }
+"#;
+    // Without `trap_links` (Wippy's default), a linked failure ends the Lua process.
+    let untrapped = r#"
+local process = require("process")
+return { main = function()
+  local bad_option = select(2, process.set_options({ trap_everything = true }))
+  process.spawn_linked("t:div", "t:host", 0)
+  process.receive()
+  return "not reached"
 end }
 "#;
     // The Lua process fails: its linked wasm spinner is taken down with it. An observer
@@ -194,7 +205,7 @@ end }
 local process = require("process")
 return { main = function()
   local parent = process.spawn("t:dies", "t:host", process.pid())
-  local spinner = process.inbox():receive().payload
+  local spinner = process.inbox():receive():payload():data()
   assert(process.monitor(spinner))
   process.send(parent, "go")
   local e = process.receive()
@@ -202,13 +213,24 @@ return { main = function()
 end }
 "#;
     let rt = runtime(
-        &(workers() + &lua("hears", hears) + &lua("dies", dies) + &lua("observes", observes)),
+        &(workers()
+            + &lua("hears", hears)
+            + &lua("untrapped", untrapped)
+            + &lua("dies", dies)
+            + &lua("observes", observes)),
     );
     let r = run_to_exit(&rt, "t:hears", vec![]);
     let Value::Map(got) = r.value else {
         panic!("{r:?}")
     };
     assert_eq!(got["type"], Value::String("LINK_DOWN".into()));
+    assert_eq!(got["trapping"], Value::Bool(true));
+    let r = run_to_exit(&rt, "t:untrapped", vec![]);
+    let error = r.error().unwrap_or_default();
+    assert!(
+        error.starts_with("linked process {t:host|") && error.ends_with("} failed"),
+        "{r:?}"
+    );
 
     let r = run_to_exit(&rt, "t:observes", vec![]);
     let Value::Map(got) = r.value else {
@@ -430,7 +452,7 @@ return { main = function()
     time.sleep(10)
     coroutine.yield("slept")
     process.send(process.pid(), "note", "hi")
-    return process.inbox():receive().payload
+    return process.inbox():receive():payload():data()
   end)
   local sum = 0
   for v in coroutine.wrap(function()

@@ -288,7 +288,7 @@ return { main = function()
   local again, taken = process.registry.register("keeper")
   assert(not again and taken:find("already registered"), taken)
   local m = process.inbox():receive()
-  return m.payload
+  return m:payload():data()
 end }"#;
     let sender = r#"
 local process = require("process")
@@ -338,9 +338,9 @@ return { main = function()
   process.send(me, "other", 1)
   process.send(me, "job", 2)
   process.send(me, "other", 3)
-  local first_job = jobs:receive().payload
+  local first_job = jobs:receive() -- a listen channel gives payloads, as Wippy's
   local inbox = process.inbox()
-  local a, b = inbox:receive().payload, inbox:receive().payload
+  local a, b = inbox:receive():payload():data(), inbox:receive():payload():data()
   local value, err = process.exec("t:worker", "t:host", 6, 7)
   local none, failure = process.exec("t:div", "t:host", 0)
   return { job = first_job, a = a, b = b, value = value, failed = none == nil and failure ~= nil }

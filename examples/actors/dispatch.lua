@@ -17,7 +17,7 @@ local function main(jobs, workers)
   local inbox, sum = process.inbox(), 0
   for _ = 1, jobs do
     local m = inbox:receive()
-    sum = sum + m.payload.square
+    sum = sum + m:payload():data().square
   end
   for i = 1, workers do process.send(pool[i], "stop", "") end
   print(("%d jobs on %d wasm workers: the squares add up to %d"):format(jobs, workers, sum))

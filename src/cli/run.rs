@@ -51,7 +51,7 @@ pub fn run(project: &Path, name: &str, args: &[String], flags: &FileFlags) -> Ex
         eprintln!("Error: commands run on a terminal.host, and this project has none. Add one to an _index.yaml:\n\n  - name: terminal\n    kind: terminal.host\n");
         return ExitCode::FAILURE;
     };
-    run_entry(project, entry, &terminal, args)
+    run_entry(project, entry, &terminal, args, false)
 }
 
 /// `wippy run -x ns:entry [--host H] [args...]` (Wippy's `--exec`): runs a process entry
@@ -65,10 +65,34 @@ pub fn exec(project: &Path, id: &str, host: Option<&str>, args: &[String]) -> Ex
             return ExitCode::FAILURE;
         }
     };
-    let entry = wippy_wasm::EntryId::parse(id).and_then(|id| registry.get(&id));
-    let Some(entry) =
-        entry.filter(|e| matches!(e.config, EntryConfig::Wasm(_) | EntryConfig::Lua(_)))
-    else {
+    let runs = |e: &&wippy_wasm::registry::Entry| {
+        matches!(e.config, EntryConfig::Wasm(_) | EntryConfig::Lua(_))
+    };
+    // A bare name (`-x hello`) is the one process entry of that name in any namespace.
+    let entry = match wippy_wasm::EntryId::parse(id) {
+        Some(full) => registry.get(&full).filter(runs),
+        None => {
+            let named: Vec<_> = registry
+                .entries()
+                .iter()
+                .filter(|e| e.id.name() == id)
+                .filter(runs)
+                .collect();
+            match named.as_slice() {
+                [one] => Some(*one),
+                [] => None,
+                many => {
+                    let ids: Vec<String> = many.iter().map(|e| e.id.to_string()).collect();
+                    eprintln!(
+                        "Error: several entries are named {id} ({}): give the full ID",
+                        ids.join(", ")
+                    );
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
+    let Some(entry) = entry else {
         eprintln!("Error: process entry not found: {id} (-x takes the ID of a process.wasm or process.lua entry, e.g. app:hello)");
         return ExitCode::FAILURE;
     };
@@ -94,7 +118,11 @@ pub fn exec(project: &Path, id: &str, host: Option<&str>, args: &[String]) -> Ex
             }
         }
     };
-    run_entry(project, entry, &host, args)
+    let services = registry
+        .entries()
+        .iter()
+        .any(|e| matches!(&e.config, EntryConfig::Service(s) if s.lifecycle.auto_start));
+    run_entry(project, entry, &host, args, services)
 }
 
 /// Loads what `entry` needs and runs it on `host` until it ends.
@@ -103,17 +131,18 @@ fn run_entry(
     entry: &wippy_wasm::registry::Entry,
     host: &str,
     args: &[String],
+    with_services: bool,
 ) -> ExitCode {
     // A wasm command without the actor interface runs only itself: compile nothing
-    // else. A Lua command or a wasm actor may spawn any entry, so everything is made
-    // ready.
+    // else. A Lua command or a wasm actor may spawn any entry, and services run beside
+    // a `-x` command, so then everything is made ready.
     let mut builder = builder(COMMAND_SLOTS);
     if let EntryConfig::Wasm(w) = &entry.config {
         let actor = w
             .imports
             .iter()
             .any(|i| wippy_wasm::registry::import_base(i) == "wippy:actor");
-        if !actor {
+        if !actor && !with_services {
             builder.only([entry.id.to_string()]);
         }
     }
@@ -124,7 +153,17 @@ fn run_entry(
             return ExitCode::FAILURE;
         }
     };
+    // As Wippy's `-x`: the application's auto-start services run beside the command (a
+    // client next to the server it talks to), and stop when it ends.
+    if with_services {
+        if let Err(e) = runtime.start_services() {
+            eprintln!("Error: {e}");
+            runtime.shutdown();
+            return ExitCode::FAILURE;
+        }
+    }
     let result = execute(&runtime, &entry.id.to_string(), host, None, args);
+    runtime.stop_services();
     runtime.shutdown();
     exit_status(result, Rules::Command)
 }

@@ -318,16 +318,24 @@ impl Mailbox {
         Receive::new(self.clone(), timeout)
     }
 
-    /// Like [`Mailbox::next_message`], for the messages `topics` admits; the others stay
-    /// queued, in order.
-    pub(crate) fn next_message_of(
-        &self,
-        topics: Topics,
-        timeout: Option<Duration>,
-    ) -> Receive<Message> {
-        let mut receive = Receive::new(self.clone(), timeout);
-        receive.topics = topics;
-        receive
+    /// Takes the next event if one is waiting; if not, `waker` is woken at the next
+    /// delivery (what a Lua `select` over the events channel polls).
+    pub(crate) fn poll_event(&self, waker: &Waker) -> Option<Event> {
+        self.take_or_wake(&Topics::All, waker)
+    }
+
+    /// Like [`Mailbox::poll_event`], for the messages `topics` admits.
+    pub(crate) fn poll_message(&self, topics: &Topics, waker: &Waker) -> Option<Message> {
+        self.take_or_wake(topics, waker)
+    }
+
+    fn take_or_wake<T: Queue>(&self, topics: &Topics, waker: &Waker) -> Option<T> {
+        let mut q = self.0.queues.lock().unwrap();
+        let item = T::pop(&mut q, topics);
+        if item.is_none() && !q.wakers.iter().any(|w| w.will_wake(waker)) {
+            q.wakers.push(waker.clone());
+        }
+        item
     }
 
     /// The next event or message (events first), if one is waiting.

@@ -200,7 +200,7 @@ impl Host {
         self: &Arc<Self>,
         body: Body,
         watchers: Watchers,
-        with_inbox: bool,
+        inbox: Option<bool>,
         finished: impl FnOnce(&Pid, &ExitResult, Vec<Pid>) + Send + 'static,
     ) -> Result<Pid, HostFull> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
@@ -208,9 +208,9 @@ impl Host {
             host: self.id.clone(),
             n,
         };
-        let kill = Arc::new(KillSwitch::default());
+        let kill = Arc::new(KillSwitch::new(inbox.unwrap_or(false)));
         let stats = Arc::new(ProcessStats::default());
-        let inbox = with_inbox.then(|| Mailbox::bounded(self.limits.mailbox_size));
+        let inbox = inbox.map(|_| Mailbox::bounded(self.limits.mailbox_size));
         let record = Record {
             kill: kill.clone(),
             stats: stats.clone(),
@@ -334,18 +334,18 @@ impl Host {
         .is_some()
     }
 
-    /// A process `pid` is linked to failed: one that reads events gets LINK_DOWN, any
+    /// A process `pid` is linked to failed: one that traps links gets LINK_DOWN, any
     /// other is terminated (it cannot carry on without its partner).
     pub fn link_down(&self, pid: &Pid, from: &Pid, result: &ExitResult) {
         self.with_record(pid, |r| match &r.inbox {
-            Some(inbox) => inbox.deliver(Event {
+            Some(inbox) if r.kill.traps_links() => inbox.deliver(Event {
                 kind: EventKind::LinkDown,
                 from: from.clone(),
                 at: SystemTime::now(),
                 result: result.clone(),
                 stats: None,
             }),
-            None => r.kill.kill(ExitReason::LinkFailed { pid: from.clone() }),
+            _ => r.kill.kill(ExitReason::LinkFailed { pid: from.clone() }),
         });
     }
 

@@ -32,4 +32,11 @@ pub(crate) trait Spawnable: Send + Sync {
     /// Whether its processes read events and messages: they get an inbox, and CANCEL and
     /// LINK_DOWN are delivered to it instead of ending them.
     fn reads_events(&self) -> bool;
+
+    /// Whether a linked process's failure arrives as LINK_DOWN (true) or ends the process
+    /// (false, Wippy's default for Lua, until it sets `trap_links`). Only for kinds that
+    /// read events; the others always end.
+    fn traps_links(&self) -> bool {
+        true
+    }
 }

@@ -2,6 +2,7 @@
 //! cancel), mailboxes, events, messages and links. It runs processes of every kind through
 //! [`kind::Spawnable`] and names none of them; it does not know wasmtime.
 
+pub(crate) mod bus;
 pub(crate) mod event;
 pub(crate) mod exit;
 pub(crate) mod fd_limit;
@@ -65,6 +66,8 @@ pub(crate) struct Kernel {
     hosts: HashMap<EntryId, Arc<Host>>,
     hosts_by_name: HashMap<String, Arc<Host>>,
     names: Names,
+    /// `events.send` / `events.subscribe`.
+    pub bus: bus::Bus,
     shutdown_timeout: Duration,
     me: Weak<Kernel>,
 }
@@ -130,6 +133,7 @@ impl Kernel {
             hosts,
             hosts_by_name,
             names: Names::default(),
+            bus: bus::Bus::default(),
             shutdown_timeout: options.shutdown_timeout,
             me: me.clone(),
         }))
@@ -155,17 +159,18 @@ impl Kernel {
             .entries
             .get(entry)
             .ok_or_else(|| SpawnError::UnknownEntry(entry.to_owned()))?;
-        let with_inbox = spawnable.reads_events();
-        self.spawn_body(host, spawnable.clone().body(args), with_inbox, watchers)
+        let inbox = spawnable.reads_events().then(|| spawnable.traps_links());
+        self.spawn_body(host, spawnable.clone().body(args), inbox, watchers)
     }
 
     /// Starts `body` as a process on `host`: for what runs as a process without being an
-    /// entry of its own (a service's supervisor).
+    /// entry of its own (a service's supervisor). `inbox`: none, or one and whether
+    /// linked failures arrive in it (`trap_links`).
     pub fn spawn_body(
         &self,
         host: &str,
         body: Body,
-        with_inbox: bool,
+        inbox: Option<bool>,
         watchers: Watchers,
     ) -> Result<Pid, SpawnError> {
         let host = self
@@ -173,7 +178,7 @@ impl Kernel {
             .ok_or_else(|| SpawnError::UnknownHost(host.to_owned()))?;
         let me = self.me.clone();
         Ok(
-            host.spawn(body, watchers, with_inbox, move |pid, result, linked| {
+            host.spawn(body, watchers, inbox, move |pid, result, linked| {
                 if let Some(kernel) = me.upgrade() {
                     kernel.names.release(pid);
                     kernel.tell_linked(pid, result, &linked);

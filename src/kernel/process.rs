@@ -33,15 +33,33 @@ pub(crate) struct ProcessCtx {
     pub inbox: Option<Mailbox>,
 }
 
-/// Cross-thread request to stop: set the flag and the reason, wake the task.
+/// Cross-thread request to stop: set the flag and the reason, wake the task. It also
+/// holds whether a linked process's failure stops this one or arrives as LINK_DOWN
+/// (`trap_links`), which the process may change while it runs.
 #[derive(Default)]
 pub(crate) struct KillSwitch {
     killed: AtomicBool,
     reason: Mutex<Option<ExitReason>>,
     waker: AtomicWaker,
+    trap_links: AtomicBool,
 }
 
 impl KillSwitch {
+    pub fn new(trap_links: bool) -> Self {
+        Self {
+            trap_links: AtomicBool::new(trap_links),
+            ..Self::default()
+        }
+    }
+
+    pub fn traps_links(&self) -> bool {
+        self.trap_links.load(Ordering::Acquire)
+    }
+
+    pub fn set_trap_links(&self, on: bool) {
+        self.trap_links.store(on, Ordering::Release);
+    }
+
     /// The first reason given wins; later kills only wake.
     pub fn kill(&self, reason: ExitReason) {
         self.reason.lock().unwrap().get_or_insert(reason);

@@ -5,8 +5,19 @@ use mlua::{Lua, Table, Value as LuaValue};
 
 use crate::value::Value;
 
-/// A [`Value`] as a Lua value.
+/// A [`Value`] as a Lua value. A null inside a list is dropped (`[1, null, 2]` becomes
+/// `{1, 2}`), so the table stays a sequence that converts back.
 pub fn to_lua(lua: &Lua, v: &Value) -> mlua::Result<LuaValue> {
+    to_lua_as(lua, v, false)
+}
+
+/// Like [`to_lua`], but a null inside a list leaves a hole where it was (JSON's
+/// `[1, null, 2]` has `2` at index 3, as `json.decode` in Wippy gives it).
+pub fn to_lua_with_holes(lua: &Lua, v: &Value) -> mlua::Result<LuaValue> {
+    to_lua_as(lua, v, true)
+}
+
+fn to_lua_as(lua: &Lua, v: &Value, holes: bool) -> mlua::Result<LuaValue> {
     Ok(match v {
         Value::Null => LuaValue::Nil,
         Value::Bool(b) => LuaValue::Boolean(*b),
@@ -16,15 +27,20 @@ pub fn to_lua(lua: &Lua, v: &Value) -> mlua::Result<LuaValue> {
         Value::Bytes(b) => LuaValue::String(lua.create_string(b)?),
         Value::List(items) => {
             let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for item in items {
-                t.raw_push(to_lua(lua, item)?)?;
+            for (i, item) in items.iter().enumerate() {
+                let item = to_lua_as(lua, item, holes)?;
+                if holes {
+                    t.raw_set(i + 1, item)?;
+                } else {
+                    t.raw_push(item)?;
+                }
             }
             LuaValue::Table(t)
         }
         Value::Map(map) => {
             let t = lua.create_table_with_capacity(0, map.len())?;
             for (k, item) in map {
-                t.raw_set(k.as_str(), to_lua(lua, item)?)?;
+                t.raw_set(k.as_str(), to_lua_as(lua, item, holes)?)?;
             }
             LuaValue::Table(t)
         }
@@ -81,6 +97,12 @@ fn from_lua_at(v: &LuaValue, depth: usize, budget: &mut usize) -> mlua::Result<V
                 Ok(text) => Value::String(text.to_owned()),
                 Err(_) => Value::Bytes(s.as_bytes().to_vec()),
             }
+        }
+        // An error caught by `pcall` travels as its message.
+        LuaValue::Error(e) => {
+            let text = e.to_string();
+            charge(budget, text.len())?;
+            Value::String(text)
         }
         LuaValue::Table(t) => {
             if depth >= MAX_DEPTH {

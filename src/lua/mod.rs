@@ -1,26 +1,36 @@
-//! `process.lua` entries: Lua 5.4 (mlua, vendored) processes on the same hosts and
-//! executors as wasm ones. A Lua process is one task; its blocking calls (`receive`,
-//! `time.sleep`) park only that task, and an instruction-count hook yields every
-//! [`INSTRUCTION_SLICE`] instructions, so a busy Lua loop is preempted like a wasm one.
+//! `process.lua` and `function.lua` entries: Lua 5.4 (mlua, vendored) processes on the
+//! same hosts and executors as wasm ones. A Lua process is one task; its blocking calls
+//! (`receive`, `time.sleep`, a channel) park only the coroutine that waits, and an
+//! instruction-count hook yields every [`INSTRUCTION_SLICE`] instructions, so a busy Lua
+//! loop is preempted like a wasm one.
 //!
-//! The sandbox: the `table`, `string`, `math`, `utf8` and `coroutine` libraries, `print`
-//! (to the terminal or the host's log), and `require` for `process`, `time`, `system` and
-//! `io` (Wippy's: the terminal's streams, for processes on a `terminal.host` only). No
-//! Lua `io`, `os`, `package`, `debug`, `loadfile`, `dofile` or `string.dump`: a script
-//! reaches the world through processes. `load` takes text only, `setmetatable` refuses `__gc`
-//! (finalizers run with hooks off) and `collectgarbage` only collects and measures (see
-//! `support.lua`).
+//! The sandbox: the `table`, `string`, `math`, `utf8` and `coroutine` libraries (with
+//! Wippy's `coroutine.spawn`), `print` (to the terminal or the host's log), the modules
+//! `process`, `channel`, `time` and `system`, and the library modules the entry's `modules:`
+//! lists (`logger`, `io`, `json`, `uuid`, `env`, `funcs`, `events`). No Lua `io`, `os`,
+//! `package`, `debug`, `loadfile`, `dofile` or `string.dump`: a script reaches the world
+//! through processes. `load` takes text only, `setmetatable` refuses `__gc` (finalizers run
+//! with hooks off) and `collectgarbage` only collects and measures (see `support.lua`).
 
+mod channel;
 mod convert;
 mod dialect;
+mod env_api;
+mod events_api;
+mod funcs_api;
 mod io_api;
+mod json_api;
+mod logger_api;
+mod message;
 #[cfg(test)]
 mod patterns_tests;
 mod process_api;
 mod system_api;
+mod tasks;
 mod time_api;
+mod time_values;
+mod uuid_api;
 
-use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
@@ -28,6 +38,7 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use mlua::{ffi, ChunkMode, Function, Lua, LuaOptions, StdLib, Table, Value as LuaValue, Variadic};
 
+use crate::env_store::EnvStore;
 use crate::kernel::exit::{ExitReason, ExitResult};
 use crate::kernel::kind::{ProcessKind, Ready, Spawnable};
 use crate::kernel::output::Stream;
@@ -39,6 +50,18 @@ use crate::service::Services;
 use crate::value::Value;
 
 pub use convert::{from_lua, to_lua};
+
+/// Where a process's `logger` lines go: the terminal's stderr, or the host's guest log.
+fn stderr_sink(ctx: &ProcessCtx) -> logger_api::Sink {
+    let (pid, log) = (ctx.pid.clone(), ctx.settings.log.clone());
+    if ctx.settings.inherit_stdio {
+        Rc::new(|line: &str| {
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        })
+    } else {
+        Rc::new(move |line: &str| log.emit(&pid, Stream::Stderr, line))
+    }
+}
 
 /// Lua VM instructions per Step: a busy script yields after this many.
 pub(crate) const INSTRUCTION_SLICE: u32 = 10_000;
@@ -55,8 +78,46 @@ struct Script {
     name: String,
     source: String,
     method: String,
+    /// `modules:`: the library modules it may require.
+    modules: Vec<String>,
     kernel: Arc<KernelSlot>,
+    env: Arc<EnvStore>,
 }
+
+/// Modules every script has, as globals and through `require` (Wippy's always-present
+/// `process` and `channel`; the seed's `time`; our `system`).
+const ALWAYS: [&str; 4] = ["process", "channel", "time", "system"];
+
+/// Modules a script has only when its entry lists them in `modules:`.
+const LISTED: [&str; 7] = ["logger", "io", "json", "uuid", "env", "funcs", "events"];
+
+/// Wippy's other modules: accepted in `modules:` (with a warning), not available here.
+const ELSEWHERE: [&str; 24] = [
+    "http",
+    "http_client",
+    "sql",
+    "store",
+    "fs",
+    "exec",
+    "crypto",
+    "hash",
+    "base64",
+    "websocket",
+    "security",
+    "templates",
+    "registry",
+    "contract",
+    "llm",
+    "yaml",
+    "excel",
+    "expr",
+    "text",
+    "cloudstorage",
+    "treesitter",
+    "stream",
+    "ctx",
+    "payload",
+];
 
 /// The kernel a Lua process spawns, sends and links through, and the services it can ask
 /// about: set once the kernel has started (it starts after every kind has loaded).
@@ -87,6 +148,7 @@ impl ProcessKind for LuaKind {
         diags: &mut Diagnostics,
     ) -> Ready {
         let mut scripts: Ready = Vec::new();
+        let env = Arc::new(EnvStore::from_registry(registry));
         for entry in registry.entries() {
             let EntryConfig::Lua(lua) = &entry.config else {
                 continue;
@@ -116,12 +178,29 @@ impl ProcessKind for LuaKind {
                 diags.problem(at, format!("lua syntax error: {e}"));
                 continue;
             }
+            for (i, module) in lua.modules.iter().enumerate() {
+                if LISTED.contains(&module.as_str()) || ALWAYS.contains(&module.as_str()) {
+                    continue;
+                }
+                let at =
+                    Location::entry(&entry.file, &entry.id).with_field(format!("modules[{i}]"));
+                if ELSEWHERE.contains(&module.as_str()) {
+                    diags.warn(at, format!("module {module} is not available in wippy-wasm; require(\"{module}\") will fail"));
+                } else {
+                    diags.warn(
+                        at,
+                        format!("unknown module {module} (available: {})", LISTED.join(", ")),
+                    );
+                }
+            }
             let script = Script {
                 id: entry.id.clone(),
                 name,
                 source,
                 method: lua.method.clone(),
+                modules: lua.modules.clone(),
                 kernel: self.kernel.clone(),
+                env: env.clone(),
             };
             scripts.push((entry.id.clone(), Arc::new(script)));
         }
@@ -141,6 +220,11 @@ impl Spawnable for Script {
 
     fn reads_events(&self) -> bool {
         true
+    }
+
+    /// Wippy's default: a linked failure ends a Lua process unless it sets `trap_links`.
+    fn traps_links(&self) -> bool {
+        false
     }
 }
 
@@ -204,6 +288,8 @@ fn new_state(script: &Script, ctx: &ProcessCtx, words: Vec<String>) -> mlua::Res
     let (kernel, services) = script.kernel.get().cloned().unwrap_or_default();
     let me = process_api::Me {
         kernel,
+        entry: script.id.to_string(),
+        kill: ctx.kill.clone(),
         listened: Default::default(),
         pid: ctx.pid.clone(),
         inbox: ctx
@@ -211,26 +297,59 @@ fn new_state(script: &Script, ctx: &ProcessCtx, words: Vec<String>) -> mlua::Res
             .clone()
             .expect("the host gives Lua processes an inbox"),
     };
-    let process = process_api::module(&lua, me)?;
-    let time = time_api::module(&lua)?;
-    let system = system_api::module(&lua, services)?;
-    let io = io_api::module(&lua, ctx.settings.inherit_stdio, words)?;
+    let mut modules: Vec<(&str, LuaValue)> = vec![
+        (
+            "process",
+            LuaValue::Table(process_api::module(&lua, me.clone())?),
+        ),
+        ("channel", LuaValue::Table(channel::module(&lua)?)),
+        ("time", LuaValue::Table(time_api::module(&lua)?)),
+        (
+            "system",
+            LuaValue::Table(system_api::module(&lua, services)?),
+        ),
+    ];
+    for name in &script.modules {
+        let module = match name.as_str() {
+            "logger" => LuaValue::UserData(logger_api::module(&lua, stderr_sink(ctx))?),
+            "io" => LuaValue::Table(io_api::module(
+                &lua,
+                ctx.settings.inherit_stdio,
+                words.clone(),
+            )?),
+            "json" => LuaValue::Table(json_api::module(&lua)?),
+            "uuid" => LuaValue::Table(uuid_api::module(&lua)?),
+            "env" => LuaValue::Table(env_api::module(
+                &lua,
+                script.env.clone(),
+                script.id.namespace().to_owned(),
+            )?),
+            "funcs" => LuaValue::Table(funcs_api::module(&lua, me.clone())?),
+            "events" => LuaValue::Table(events_api::module(&lua, me.kernel.clone())?),
+            _ => continue,
+        };
+        modules.push((name.as_str(), module));
+    }
     let globals = lua.globals();
-    globals.set("process", process.clone())?;
-    globals.set("time", time.clone())?;
-    let modules = lua.create_table()?;
-    modules.set("process", process)?;
-    modules.set("time", time)?;
-    modules.set("system", system)?;
-    modules.set("io", io)?;
+    let required = lua.create_table()?;
+    for (name, module) in modules {
+        globals.set(name, module.clone())?;
+        required.set(name, module)?;
+    }
+    let id = script.id.clone();
     globals.set(
         "require",
         lua.create_function(move |_, name: String| {
-            modules.get::<Option<Table>>(name.as_str())?.ok_or_else(|| {
-                mlua::Error::runtime(format!(
-                    "module not found: {name} (available: process, time, system, io)"
-                ))
-            })
+            if let Some(module) = required.get::<Option<LuaValue>>(name.as_str())? {
+                return Ok(module);
+            }
+            Err(mlua::Error::runtime(if LISTED.contains(&name.as_str()) {
+                format!("module '{name}' is not in the modules of entry {id}: add `- {name}` to its `modules:` list")
+            } else if ELSEWHERE.contains(&name.as_str()) {
+                format!("module '{name}' not found: wippy-wasm does not provide it")
+            } else {
+                format!("module '{name}' not found (modules: {}, and with `modules:` {})", ALWAYS.join(", "), LISTED.join(", "))
+            }))
         })?,
     )?;
     let (pid, inherit, log) = (
@@ -281,30 +400,11 @@ fn new_state(script: &Script, ctx: &ProcessCtx, words: Vec<String>) -> mlua::Res
 // inside a coroutine parks or is preempted like one outside. The hook records which thread
 // it yielded, so the resumer can tell a preemption from the script's own `yield()`.
 
-/// What the preemption hook and the trampolines share.
-#[derive(Default)]
-struct Preemption {
-    /// The `lua_State` of the thread mlua drives: never yielded by the hook.
-    driver: Cell<usize>,
-    /// Threads the hook yielded whose resumer has not looked yet (at most one per level of
-    /// coroutine nesting).
-    preempted: RefCell<Vec<usize>>,
-}
-
-impl Preemption {
-    /// Whether the hook preempted `thread` (a `lua_State` address) since the last look.
-    fn take(&self, thread: usize) -> bool {
-        let mut preempted = self.preempted.borrow_mut();
-        let before = preempted.len();
-        preempted.retain(|t| *t != thread);
-        preempted.len() != before
-    }
-}
-
 /// What a Lua state keeps for [`drive`].
 struct Support {
-    preemption: Rc<Preemption>,
+    preemption: Rc<tasks::Preemption>,
     driver: Function,
+    spawned: Rc<tasks::Spawned>,
 }
 
 /// One of our own Lua chunks.
@@ -355,7 +455,7 @@ fn builtin(lua: &Lua, chunk: &'static Builtin) -> mlua::Result<Function> {
 
 /// Installs the driver, the sandbox's replacements (see `support.lua`) and the hook.
 fn install_support(lua: &Lua, ctx: &ProcessCtx) -> mlua::Result<()> {
-    let preemption = Rc::new(Preemption::default());
+    let preemption = Rc::new(tasks::Preemption::default());
     let globals = lua.globals();
     let coroutine: Table = globals.get("coroutine")?;
     let string: Table = globals.get("string")?;
@@ -410,9 +510,12 @@ fn install_support(lua: &Lua, ctx: &ProcessCtx) -> mlua::Result<()> {
     globals.set("loadfile", LuaValue::Nil)?;
     globals.set("dofile", LuaValue::Nil)?;
     string.set("dump", LuaValue::Nil)?;
+    let spawned = Rc::new(tasks::Spawned::default());
+    coroutine.set("spawn", tasks::spawn_function(lua, spawned.clone())?)?;
     lua.set_app_data(Support {
         preemption: preemption.clone(),
         driver,
+        spawned,
     });
 
     // Every INSTRUCTION_SLICE instructions, yield the running thread if it can yield and
@@ -439,7 +542,7 @@ fn install_support(lua: &Lua, ctx: &ProcessCtx) -> mlua::Result<()> {
             if unsafe { lua.exec_raw::<()>((), |s| state = s) }.is_err() {
                 return terminated();
             }
-            if state as usize == preemption.driver.get() {
+            if preemption.drivers.borrow().contains(&(state as usize)) {
                 return Ok(mlua::VmState::Continue);
             }
             // SAFETY: `state` is the thread running this hook, alive while it runs;
@@ -451,6 +554,7 @@ fn install_support(lua: &Lua, ctx: &ProcessCtx) -> mlua::Result<()> {
                 }
                 if ffi::lua_isyieldable(state) != 0 {
                     preemption.preempted.borrow_mut().push(state as usize);
+                    preemption.slice_over.set(true);
                     return Ok(mlua::VmState::Yield);
                 }
             }
@@ -472,7 +576,9 @@ async fn drive<R: mlua::FromLuaMulti>(
         (support.preemption.clone(), support.driver.clone())
     };
     let thread = lua.create_thread(driver)?;
-    preemption.driver.set(thread.state() as usize);
+    let state = thread.state() as usize;
+    preemption.drivers.borrow_mut().push(state);
+    let _guard = tasks::DriverGuard(preemption, state);
     let mut args = args.into_lua_multi(lua)?;
     args.push_front(LuaValue::Function(f));
     thread.into_async(args)?.await
@@ -523,16 +629,31 @@ async fn call(script: &Script, args: Args, ctx: &ProcessCtx) -> mlua::Result<Exi
         .iter()
         .map(|a| to_lua(&lua, a))
         .collect::<mlua::Result<Vec<_>>>()?;
-    let out = match protected(&lua, &xpcall, &handler, main, args).await? {
+    let main_run: tasks::Run<'_> = Box::pin(protected(&lua, &xpcall, &handler, main, args));
+    let start = |f: Function| -> tasks::Run<'_> {
+        Box::pin(protected(&lua, &xpcall, &handler, f, Vec::new()))
+    };
+    let (preemption, spawned) = {
+        let support = lua
+            .app_data_ref::<Support>()
+            .expect("new_state installs the support");
+        (support.preemption.clone(), support.spawned.clone())
+    };
+    let out = match tasks::with_spawned(&preemption, &spawned, main_run, start).await? {
         Ok(out) => out,
         Err(message) => return Ok(ExitReason::failed(message).into()),
     };
-    let value = match out.len() {
-        0 => Value::Null,
-        1 => from_lua(&out[0])?,
-        _ => Value::List(convert::from_lua_many(out.iter())?),
+    // Wippy's rule: the first value is the result; a second one that is not nil (an
+    // error) fails the call.
+    let mut out = out.into_iter();
+    let value = match out.next() {
+        None => Value::Null,
+        Some(v) => from_lua(&v)?,
     };
-    Ok(ExitResult::ok(value))
+    match out.next() {
+        None | Some(LuaValue::Nil) => Ok(ExitResult::ok(value)),
+        Some(error) => Ok(ExitReason::failed(error.to_string()?).into()),
+    }
 }
 
 /// Runs `f(args)` under `xpcall` with the traceback `handler`, on our executor: its

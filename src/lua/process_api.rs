@@ -2,17 +2,16 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::Weak;
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Weak};
 
-use mlua::{Lua, Table, UserData, UserDataMethods, Value as LuaValue, Variadic};
+use mlua::{Lua, Table, Value as LuaValue, Variadic};
 
+use super::channel::{timeout_arg, Channel, Reads, Source};
 use super::convert::{from_lua, from_lua_many, to_lua};
-use super::time_api::{deadline, duration};
-use crate::kernel::event::{Event, EventKind, Mailbox, Message, Topics};
-use crate::kernel::exit::ExitReason;
+use crate::kernel::event::{EventKind, Mailbox};
 use crate::kernel::host::Watchers;
 use crate::kernel::pid::Pid;
+use crate::kernel::process::KillSwitch;
 use crate::kernel::Kernel;
 use crate::value::Value;
 
@@ -20,6 +19,10 @@ use crate::value::Value;
 #[derive(Clone)]
 pub struct Me {
     pub kernel: Weak<Kernel>,
+    /// The entry this process runs (`process.id()`).
+    pub entry: String,
+    /// Its kill switch, which also says whether a linked failure is trapped.
+    pub kill: Arc<KillSwitch>,
     pub pid: Pid,
     pub inbox: Mailbox,
     /// Topics taken by `process.listen`: the inbox channel skips them.
@@ -45,121 +48,6 @@ impl Me {
     }
 }
 
-/// A receive timeout: a duration (see [`duration`]) the clock can count from now.
-fn timeout_arg(v: Option<LuaValue>) -> mlua::Result<Option<Duration>> {
-    match v {
-        None | Some(LuaValue::Nil) => Ok(None),
-        Some(v) => {
-            let d = duration(&v)?;
-            deadline(d)?;
-            Ok(Some(d))
-        }
-    }
-}
-
-fn unix(at: SystemTime) -> f64 {
-    at.duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64()
-}
-
-/// The canonical event table, with the seed's flat fields (`type`, `value`, `error`)
-/// alongside `kind` and `result`.
-fn event_table(lua: &Lua, e: &Event) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
-    let kind_name = match e.kind {
-        EventKind::Exit => "EXIT",
-        EventKind::LinkDown => "LINK_DOWN",
-        EventKind::Cancel => "CANCEL",
-    };
-    let value = to_lua(lua, &e.result.value)?;
-    // A CANCEL's error is the reason the canceller gave, as it was sent.
-    let error = match &e.result.reason {
-        ExitReason::Cancelled { reason } if e.kind == EventKind::Cancel => Some(reason.clone()),
-        _ => e.result.error(),
-    };
-    let result = lua.create_table()?;
-    result.set("value", value.clone())?;
-    result.set("error", error.clone())?;
-    t.set("type", kind_name)?;
-    t.set("kind", e.kind.topic())?;
-    t.set("from", e.from.to_string())?;
-    t.set("at", unix(e.at))?;
-    t.set("value", value)?;
-    t.set("error", error.clone())?;
-    if e.kind == EventKind::Cancel {
-        t.set("reason", error)?;
-    }
-    t.set("result", result)?;
-    Ok(t)
-}
-
-fn message_table(lua: &Lua, m: &Message) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
-    t.set("topic", m.topic.as_str())?;
-    t.set("payload", to_lua(lua, &m.payload)?)?;
-    t.set("from", m.from.as_ref().map(|p| p.to_string()))?;
-    Ok(t)
-}
-
-/// What a [`Channel`] reads.
-#[derive(Clone)]
-enum Reads {
-    Events,
-    /// The inbox: every message no `process.listen` took.
-    Inbox(Rc<RefCell<Vec<String>>>),
-    /// `process.listen(topic)`: messages of one topic.
-    Topic(String),
-}
-
-/// `process.events()`, `process.inbox()`, `process.listen(topic)`: a channel with
-/// `:receive([timeout])`.
-struct Channel {
-    inbox: Mailbox,
-    reads: Reads,
-}
-
-impl UserData for Channel {
-    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
-        methods.add_async_method(
-            "receive",
-            |lua, this, timeout: Option<LuaValue>| async move {
-                receive(&lua, &this.inbox, &this.reads, timeout).await
-            },
-        );
-    }
-}
-
-/// The next event (or message) as a table, or nil once `timeout` passes.
-async fn receive(
-    lua: &Lua,
-    inbox: &Mailbox,
-    reads: &Reads,
-    timeout: Option<LuaValue>,
-) -> mlua::Result<LuaValue> {
-    let timeout = timeout_arg(timeout)?;
-    let topics = match reads {
-        Reads::Events => None,
-        Reads::Inbox(listened) => Some(match listened.borrow().as_slice() {
-            [] => Topics::All,
-            topics => Topics::Except(topics.to_vec()),
-        }),
-        Reads::Topic(topic) => Some(Topics::Only(topic.clone())),
-    };
-    let table = if let Some(topics) = topics {
-        match inbox.next_message_of(topics, timeout).await {
-            Some(m) => Some(message_table(lua, &m)?),
-            None => None,
-        }
-    } else {
-        match inbox.next_event(timeout).await {
-            Some(e) => Some(event_table(lua, &e)?),
-            None => None,
-        }
-    };
-    Ok(table.map_or(LuaValue::Nil, LuaValue::Table))
-}
-
 /// Spawn result in Lua's style: the pid, or nil and the error.
 type Spawned = (Option<String>, Option<String>);
 
@@ -168,6 +56,7 @@ enum Watch {
     None,
     Monitor,
     Link,
+    Both,
 }
 
 fn spawn(
@@ -186,10 +75,14 @@ fn spawn(
             linked_pid: Some(me.pid.clone()),
             ..Watchers::default()
         },
+        Watch::Both => Watchers {
+            linked_pid: Some(me.pid.clone()),
+            ..Watchers::monitor(&me.inbox)
+        },
     };
     match kernel.spawn(entry, host, values.into(), watchers) {
         Ok(pid) => {
-            if let Watch::Link = watch {
+            if let Watch::Link | Watch::Both = watch {
                 kernel.watch_linked(&me.pid, &pid);
             }
             Ok((Some(pid.to_string()), None))
@@ -210,6 +103,7 @@ pub fn module(lua: &Lua, me: Me) -> mlua::Result<Table> {
         ("spawn", Watch::None),
         ("spawn_monitored", Watch::Monitor),
         ("spawn_linked", Watch::Link),
+        ("spawn_linked_monitored", Watch::Both),
     ] {
         let me = me.clone();
         t.set(
@@ -232,66 +126,140 @@ pub fn module(lua: &Lua, me: Me) -> mlua::Result<Table> {
     t.set(
         "send",
         lua.create_function(
-            move |_, (pid, topic, payload): (String, String, Variadic<LuaValue>)| {
+            move |_, (pid, topic, mut payload): (String, String, Variadic<LuaValue>)| {
+                // Trailing nils are no payloads: `send(pid, t, f())` where f returns `v, nil`.
+                while matches!(payload.last(), Some(LuaValue::Nil)) {
+                    payload.pop();
+                }
                 let payload = match payload.len() {
                     0 => Value::Null,
                     1 => from_lua(&payload[0])?,
                     _ => Value::List(from_lua_many(payload.iter())?),
                 };
+                if topic.starts_with('@') {
+                    return Ok((
+                        None,
+                        Some(format!(
+                            "invalid topic {topic:?}: topics starting with @ are the runtime's"
+                        )),
+                    ));
+                }
                 let kernel = m.kernel()?;
                 let target = match m.target(&pid) {
                     Ok(target) => target,
-                    Err(e) => return Ok((false, Some(e.to_string()))),
+                    Err(e) => return Ok((None, Some(e.to_string()))),
                 };
                 Ok(match kernel.send(&target, Some(&m.pid), &topic, payload) {
-                    Ok(()) => (true, None),
-                    Err(e) => (false, Some(e.to_string())),
+                    Ok(()) => (Some(true), None),
+                    Err(e) => (None, Some(e.to_string())),
                 })
             },
         )?,
     )?;
 
-    let m = me.clone();
+    // The same inbox and events channel for every call, as in Wippy.
+    let events_channel = Channel::mailbox(me.inbox.clone(), Reads::Events);
+    let events = lua.create_userdata(events_channel.clone())?;
+    let inbox = lua.create_userdata(Channel::mailbox(
+        me.inbox.clone(),
+        Reads::Inbox(me.listened.clone()),
+    ))?;
+    // The seed's `process.receive([timeout])`: the next event, or nil once it passes.
     t.set(
         "receive",
         lua.create_async_function(move |lua, timeout: Option<LuaValue>| {
-            let inbox = m.inbox.clone();
-            async move { receive(&lua, &inbox, &Reads::Events, timeout).await }
+            let events = events_channel.clone();
+            async move {
+                let timeout = timeout_arg(timeout)?;
+                Ok(events.receive(&lua, timeout).await?.ok().flatten())
+            }
         })?,
     )?;
-    // Builds the channel type's methods now, while `coroutine.yield` (which mlua's async
-    // methods capture when the type is first used) is still the library's own.
-    lua.create_userdata(Channel {
-        inbox: me.inbox.clone(),
-        reads: Reads::Events,
-    })?;
-    for (name, reads) in [
-        ("events", Reads::Events),
-        ("inbox", Reads::Inbox(me.listened.clone())),
-    ] {
-        let m = me.clone();
-        t.set(
-            name,
-            lua.create_function(move |_, ()| {
-                Ok(Channel {
-                    inbox: m.inbox.clone(),
-                    reads: reads.clone(),
-                })
-            })?,
-        )?;
-    }
+    t.set(
+        "events",
+        lua.create_function(move |_, ()| Ok(events.clone()))?,
+    )?;
+    t.set(
+        "inbox",
+        lua.create_function(move |_, ()| Ok(inbox.clone()))?,
+    )?;
     let m = me.clone();
     t.set(
         "listen",
-        lua.create_function(move |_, topic: String| {
+        lua.create_function(move |_, (topic, options): (String, Option<Table>)| {
+            if topic.is_empty() || topic.starts_with('@') {
+                return Ok((
+                    None,
+                    Some(format!(
+                        "invalid topic {topic:?}: a topic is not empty and does not start with @"
+                    )),
+                ));
+            }
+            let messages = match &options {
+                Some(o) => o.get::<Option<bool>>("message")?.unwrap_or(false),
+                None => false,
+            };
             let mut listened = m.listened.borrow_mut();
             if !listened.contains(&topic) {
                 listened.push(topic.clone());
             }
-            Ok(Channel {
-                inbox: m.inbox.clone(),
-                reads: Reads::Topic(topic),
-            })
+            Ok((
+                Some(Channel::mailbox(
+                    m.inbox.clone(),
+                    Reads::Topic { topic, messages },
+                )),
+                None,
+            ))
+        })?,
+    )?;
+    let m = me.clone();
+    t.set(
+        "unlisten",
+        lua.create_function(move |_, ch: mlua::UserDataRef<Channel>| {
+            if let Source::Mailbox {
+                reads: Reads::Topic { topic, .. },
+                ..
+            } = ch.source()
+            {
+                m.listened.borrow_mut().retain(|t| t != topic);
+            }
+            Ok(())
+        })?,
+    )?;
+    let m = me.clone();
+    t.set("id", lua.create_function(move |_, ()| Ok(m.entry.clone()))?)?;
+    let m = me.clone();
+    t.set(
+        "get_options",
+        lua.create_function(move |lua, ()| {
+            let options = lua.create_table()?;
+            options.set("trap_links", m.kill.traps_links())?;
+            Ok(options)
+        })?,
+    )?;
+    let m = me.clone();
+    t.set(
+        "set_options",
+        lua.create_function(move |_, options: Table| {
+            for pair in options.pairs::<String, LuaValue>() {
+                let (key, value) = pair?;
+                match (key.as_str(), value) {
+                    ("trap_links", LuaValue::Boolean(on)) => m.kill.set_trap_links(on),
+                    ("trap_links", other) => {
+                        return Ok((
+                            false,
+                            Some(format!(
+                                "option trap_links must be a boolean, not {}",
+                                other.type_name()
+                            )),
+                        ))
+                    }
+                    (other, _) => {
+                        return Ok((false, Some(format!("option {other} is not supported"))))
+                    }
+                }
+            }
+            Ok((true, None))
         })?,
     )?;
     let m = me.clone();
@@ -346,7 +314,7 @@ fn set_pid_fn(
 
 /// `process.exec(entry, host, ...)`: spawns a process and waits for it to end; returns
 /// its value, or nil and its error.
-async fn exec(
+pub(super) async fn exec(
     lua: &Lua,
     me: &Me,
     entry: &str,

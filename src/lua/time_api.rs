@@ -1,138 +1,76 @@
-//! The `time` module: durations, sleeping on the executor's clock, and now().
+//! The `time` module, as Wippy's: durations (a number of nanoseconds, a Go duration
+//! string such as `"300ms"` or `"1h30m"`, or a duration object), `now()`, `sleep(d)`,
+//! `after(d)`, `ticker(d)`, `timer(d)`, `parse_duration(v)` and the unit constants; plus
+//! the seed's `time.seconds(n)` and `time.milliseconds(n)`. Sleeping and the clock
+//! channels use the executor's clock, so a virtual clock drives them in tests.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
-use mlua::{Lua, MetaMethod, Table, UserData, UserDataMethods, Value as LuaValue};
+use mlua::{Lua, Table, UserData, UserDataMethods, Value as LuaValue};
 
+use super::channel::{Channel, Source};
+use super::time_values::{deadline, duration, from_secs, number, LuaDuration, LuaTime};
 use crate::executor;
 
-/// A span of time (`time.seconds(2)`, `time.milliseconds(10)`).
-#[derive(Clone, Copy, Debug)]
-pub struct LuaDuration(pub Duration);
-
-impl UserData for LuaDuration {
-    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
-        methods.add_method("seconds", |_, d, ()| Ok(d.0.as_secs_f64()));
-        methods.add_method("milliseconds", |_, d, ()| {
-            Ok(i64::try_from(d.0.as_millis()).unwrap_or(i64::MAX))
-        });
-        methods.add_meta_method(MetaMethod::ToString, |_, d, ()| Ok(format!("{:?}", d.0)));
-        methods.add_meta_function(MetaMethod::Add, |_, (a, b): (LuaValue, LuaValue)| {
-            duration(&a)?
-                .checked_add(duration(&b)?)
-                .map(LuaDuration)
-                .ok_or_else(too_long)
-        });
+/// An error's text without mlua's "runtime error: " prefix (for a returned `err`).
+fn message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::RuntimeError(text) => text.clone(),
+        other => other.to_string(),
     }
 }
 
-/// A moment (`time.now()`): monotonic on the executor's clock, with its wall time.
-#[derive(Clone, Copy, Debug)]
-pub struct LuaTime {
-    at: Instant,
-    wall: SystemTime,
-}
-
-impl UserData for LuaTime {
-    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
-        methods.add_method("unix", |_, t, ()| {
-            Ok(t.wall
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs_f64())
-        });
-        methods.add_meta_function(MetaMethod::Sub, |_, (a, b): (LuaTime, LuaTime)| {
-            Ok(LuaDuration(a.at.saturating_duration_since(b.at)))
-        });
+/// A positive duration for a clock channel, or Wippy's `nil, err`.
+fn positive(v: &LuaValue, what: &str) -> Result<Duration, String> {
+    match duration(v) {
+        Ok(d) if d.is_zero() => Err(format!("{what}: the duration must be positive")),
+        Ok(d) => deadline(d)
+            .map(|_| d)
+            .map_err(|e| format!("{what}: {}", message(&e))),
+        Err(e) => Err(format!("{what}: {}", message(&e))),
     }
 }
 
-impl mlua::FromLua for LuaTime {
-    fn from_lua(value: LuaValue, _: &Lua) -> mlua::Result<Self> {
-        match value {
-            LuaValue::UserData(u) => Ok(*u.borrow::<LuaTime>()?),
-            other => Err(mlua::Error::runtime(format!(
-                "expected a time from time.now(), got {}",
-                other.type_name()
-            ))),
+/// `time.ticker(d)` and `time.timer(d)`: a clock channel that can be stopped.
+struct Ticking {
+    channel: Channel,
+}
+
+impl Ticking {
+    fn with_clock<R>(&self, f: impl FnOnce(&mut super::channel::Clock) -> R) -> R {
+        match self.channel.source() {
+            Source::Clock(clock) => f(&mut clock.borrow_mut()),
+            _ => unreachable!("tickers and timers read the clock"),
         }
     }
 }
 
-/// The error for a duration beyond what the clock can count.
-fn too_long() -> mlua::Error {
-    mlua::Error::runtime("duration too long")
-}
-
-/// A number as a script would recognise it (`1e+300`, not three hundred zeros).
-fn number(x: f64) -> String {
-    if x.is_finite() && (x == 0.0 || (1e-4..1e15).contains(&x.abs())) {
-        format!("{x}")
-    } else {
-        format!("{x:e}")
-    }
-}
-
-/// `secs` as a duration, or an error naming `what` the script passed.
-fn from_secs(secs: f64, what: &dyn std::fmt::Display) -> mlua::Result<Duration> {
-    if secs.is_nan() {
-        return Err(mlua::Error::runtime(format!(
-            "invalid duration: {what} is not a number"
-        )));
-    }
-    if secs < 0.0 {
-        return Err(mlua::Error::runtime(format!(
-            "invalid duration: {what} is negative"
-        )));
-    }
-    Duration::try_from_secs_f64(secs)
-        .map_err(|_| mlua::Error::runtime(format!("duration too long: {what}")))
-}
-
-/// A duration argument: a `time.*` duration, a number of milliseconds, or a string such
-/// as `"250ms"`, `"2s"`, `"1.5m"`. Negative, NaN and unrepresentable ones are errors.
-pub fn duration(v: &LuaValue) -> mlua::Result<Duration> {
-    let bad = |what: &str| mlua::Error::runtime(format!("expected a duration, got {what}"));
-    match v {
-        LuaValue::UserData(u) => Ok(u.borrow::<LuaDuration>()?.0),
-        LuaValue::Integer(ms) => match u64::try_from(*ms) {
-            Ok(ms) => Ok(Duration::from_millis(ms)),
-            Err(_) => Err(mlua::Error::runtime(format!(
-                "invalid duration: {ms} ms is negative"
-            ))),
-        },
-        LuaValue::Number(ms) => from_secs(ms / 1000.0, &format_args!("{} ms", number(*ms))),
-        LuaValue::String(s) => {
-            let text = s.to_str()?.trim().to_owned();
-            let (number, unit) = text
-                .find(|c: char| c.is_ascii_alphabetic())
-                .map(|i| text.split_at(i))
-                .ok_or_else(|| bad(&format!("{text:?}")))?;
-            let n: f64 = number
-                .trim()
-                .parse()
-                .map_err(|_| bad(&format!("{text:?}")))?;
-            let secs = match unit {
-                "ms" => n / 1000.0,
-                "s" => n,
-                "m" => n * 60.0,
-                "h" => n * 3600.0,
-                _ => return Err(bad(&format!("{text:?} (units: ms, s, m, h)"))),
-            };
-            from_secs(secs, &format_args!("{text:?}"))
+impl UserData for Ticking {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        for name in ["response", "channel"] {
+            methods.add_method(name, |_, t, ()| Ok(t.channel.clone()));
         }
-        other => Err(bad(other.type_name())),
+        methods.add_method("stop", |_, t, ()| Ok(t.with_clock(|c| c.stop())));
+        methods.add_method("reset", |_, t, d: LuaValue| {
+            let d = duration(&d)?;
+            t.with_clock(|c| c.reset(d))?;
+            Ok(true)
+        });
     }
-}
-
-/// The instant `d` from now on the executor's clock, or "duration too long" when the
-/// clock cannot represent it.
-pub fn deadline(d: Duration) -> mlua::Result<Instant> {
-    executor::now().checked_add(d).ok_or_else(too_long)
 }
 
 pub fn module(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
+    for (name, ns) in [
+        ("NANOSECOND", 1),
+        ("MICROSECOND", 1_000),
+        ("MILLISECOND", 1_000_000),
+        ("SECOND", 1_000_000_000),
+        ("MINUTE", 60_000_000_000),
+        ("HOUR", 3_600_000_000_000i64),
+    ] {
+        t.set(name, ns)?;
+    }
     t.set(
         "seconds",
         lua.create_function(|_, n: f64| {
@@ -146,6 +84,15 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
     t.set(
+        "parse_duration",
+        lua.create_function(|_, v: LuaValue| {
+            Ok(match duration(&v) {
+                Ok(d) => (Some(LuaDuration(d)), None),
+                Err(e) => (None, Some(message(&e))),
+            })
+        })?,
+    )?;
+    t.set(
         "sleep",
         lua.create_async_function(|_, d: LuaValue| async move {
             executor::sleep_until(deadline(duration(&d)?)?).await;
@@ -154,12 +101,29 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set(
         "now",
-        lua.create_function(|_, ()| {
-            Ok(LuaTime {
-                at: executor::now(),
-                wall: SystemTime::now(),
+        lua.create_function(|_, ()| Ok(LuaTime::at(executor::now())))?,
+    )?;
+    t.set(
+        "after",
+        lua.create_function(|_, d: LuaValue| {
+            Ok(match positive(&d, "time.after") {
+                Ok(d) => (Some(Channel::clock(deadline(d)?, None)), None),
+                Err(e) => (None, Some(e)),
             })
         })?,
     )?;
+    for (name, repeats) in [("ticker", true), ("timer", false)] {
+        t.set(
+            name,
+            lua.create_function(move |_, d: LuaValue| {
+                let d = match positive(&d, &format!("time.{name}")) {
+                    Ok(d) => d,
+                    Err(e) => return Ok((None, Some(e))),
+                };
+                let channel = Channel::clock(deadline(d)?, repeats.then_some(d));
+                Ok((Some(Ticking { channel }), None))
+            })?,
+        )?;
+    }
     Ok(t)
 }

@@ -188,18 +188,32 @@ pub struct EnvVariable {
     pub storage: Option<EntryId>,
     /// `default`: the value when the storage has none.
     pub default: Option<String>,
-    /// `read_only`. Default false. Nothing writes variables yet, so it has no effect.
+    /// `read_only` (Wippy: `readonly`): Lua's `env.set` refuses it. Default false.
     pub read_only: bool,
 }
 
-/// An `env.storage.*` entry: where `env.variable` entries read their values.
+/// An `env.storage.*` entry: where `env.variable` entries read (and Lua's `env.set`
+/// writes) their values.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum EnvStorage {
-    /// `env.storage.os`: the environment of the `wippy` process.
+    /// `env.storage.os`: the environment of the `wippy` process. Read-only.
     Os,
-    /// `env.storage.static` or `env.storage.memory`: its `values` mapping, by variable name.
-    Values(BTreeMap<String, String>),
+    /// `env.storage.static`: its `values` mapping, by variable name. Read-only.
+    Static(BTreeMap<String, String>),
+    /// `env.storage.memory`: starts from its `values`; writes last until the runtime ends.
+    Memory(BTreeMap<String, String>),
+    /// `env.storage.file`: a `KEY=VALUE` file (`#` comments), rewritten on writes.
+    File {
+        /// `file_path`, resolved against the project root.
+        path: PathBuf,
+        /// `auto_create`: create the file on first read when it is missing.
+        auto_create: bool,
+        /// `file_mode` of a created file.
+        mode: u32,
+    },
+    /// `env.storage.router`: storages searched in order; writes go to the first.
+    Router(Vec<EntryId>),
 }
 
 /// `source` of a `process.lua` entry: where its script comes from.
@@ -213,16 +227,19 @@ pub enum LuaSource {
     Inline(String),
 }
 
-/// `process.lua`: a Lua script run as a process.
+/// `process.lua` (or `function.lua`): a Lua script run as a process.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct LuaEntry {
+    /// `true` for `function.lua` (called through `funcs.call`), `false` for `process.lua`.
+    pub function: bool,
     /// `source`: the script.
     pub source: LuaSource,
     /// `method`: the function to call, a field of the table the script returns or else a
     /// global. Default `main`.
     pub method: String,
-    /// `modules`, as written. Not used: `require` offers `process` and `time` only.
+    /// `modules`: the library modules the script may `require` (and finds as globals)
+    /// beyond those every script has.
     pub modules: Vec<String>,
 }
 

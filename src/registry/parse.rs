@@ -73,7 +73,7 @@ impl EntryParser<'_> {
         // `meta` is free-form; only kinds that run read `meta.command` from it.
         let runs = matches!(
             kind.as_str(),
-            "process.wasm" | "function.wasm" | "process.lua"
+            "process.wasm" | "function.wasm" | "process.lua" | "function.lua"
         );
         let command = meta
             .as_ref()
@@ -123,10 +123,27 @@ impl EntryParser<'_> {
             "env.storage.os" => self
                 .typed::<RawEnvStorageOs>(&at, map)
                 .map(|_| EntryConfig::EnvStorage(EnvStorage::Os)),
-            "env.storage.static" | "env.storage.memory" => self
+            "env.storage.static" => self
                 .typed::<RawEnvStorageValues>(&at, map)
-                .map(|raw| EntryConfig::EnvStorage(EnvStorage::Values(raw.values))),
-            "process.lua" => self.typed(&at, map).and_then(|raw| self.lua(&at, raw)),
+                .map(|raw| EntryConfig::EnvStorage(EnvStorage::Static(raw.values))),
+            "env.storage.memory" => self
+                .typed::<RawEnvStorageValues>(&at, map)
+                .map(|raw| EntryConfig::EnvStorage(EnvStorage::Memory(raw.values))),
+            "env.storage.file" => self.typed(&at, map).and_then(|raw| self.env_file(&at, raw)),
+            "env.storage.router" => self.typed(&at, map).and_then(|raw: RawEnvStorageRouter| {
+                let storages = raw
+                    .storages
+                    .iter()
+                    .map(|s| self.reference(&at, "storages", s))
+                    .collect::<Option<Vec<_>>>()?;
+                Some(EntryConfig::EnvStorage(EnvStorage::Router(storages)))
+            }),
+            "process.lua" => self
+                .typed(&at, map)
+                .and_then(|raw| self.lua(&at, raw, false)),
+            "function.lua" => self
+                .typed(&at, map)
+                .and_then(|raw| self.lua(&at, raw, true)),
             "process.service" => self.typed(&at, map).and_then(|raw| self.service(&at, raw)),
             other => {
                 self.diags.warn(
@@ -426,6 +443,34 @@ impl EntryParser<'_> {
         })
     }
 
+    fn env_file(&mut self, at: &Location, raw: RawEnvStorageFile) -> Option<EntryConfig> {
+        let path = self.required(at, "file_path", &raw.file_path)?;
+        let mode = match &raw.file_mode {
+            None => 0o644,
+            // YAML reads `0600` as the integer 600: Wippy means octal either way.
+            Some(v) => match v
+                .as_u64()
+                .map(|n| n.to_string())
+                .or_else(|| v.as_str().map(str::to_owned))
+                .and_then(|t| u32::from_str_radix(t.trim_start_matches("0o"), 8).ok())
+            {
+                Some(mode) if mode <= 0o7777 => mode,
+                _ => {
+                    self.diags.problem(
+                        at.clone().with_field("file_mode"),
+                        "invalid configuration: file_mode must be an octal mode like 0600",
+                    );
+                    return None;
+                }
+            },
+        };
+        Some(EntryConfig::EnvStorage(EnvStorage::File {
+            path: self.root.join(path),
+            auto_create: raw.auto_create,
+            mode,
+        }))
+    }
+
     fn env_variable(&mut self, at: &Location, raw: RawEnvVariable) -> Option<EntryConfig> {
         let variable = match raw.variable.as_deref().map(str::trim) {
             Some(v) if !v.is_empty() => v.to_owned(),
@@ -447,7 +492,7 @@ impl EntryParser<'_> {
         }))
     }
 
-    fn lua(&mut self, at: &Location, raw: RawLua) -> Option<EntryConfig> {
+    fn lua(&mut self, at: &Location, raw: RawLua, function: bool) -> Option<EntryConfig> {
         let source = self.required(at, "source", &raw.source)?;
         let source = match source.strip_prefix("file://") {
             // A script must live in the project (the runtime also checks `..` and symlinks
@@ -465,6 +510,7 @@ impl EntryParser<'_> {
             None => LuaSource::Inline(source.to_owned()),
         };
         Some(EntryConfig::Lua(LuaEntry {
+            function,
             source,
             method: raw.method.unwrap_or_else(|| "main".to_owned()),
             modules: raw.modules,

@@ -267,6 +267,34 @@ pub struct RawEnvStorageValues {
     pub _lifecycle: Option<Value>,
 }
 
+/// `env.storage.file`: a `KEY=VALUE` file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnvStorageFile {
+    /// `file_path`: required; relative to the project root.
+    pub file_path: Option<String>,
+    /// `auto_create`: create the file when it is missing. Default false.
+    #[serde(default)]
+    pub auto_create: bool,
+    /// `file_mode`: the mode of a created file (octal, e.g. `0600`). Default 0644.
+    pub file_mode: Option<Value>,
+    /// Accepted, not used.
+    #[serde(default, rename = "lifecycle")]
+    pub _lifecycle: Option<Value>,
+}
+
+/// `env.storage.router`: storages searched in order; writes go to the first.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnvStorageRouter {
+    /// `storages`: the `env.storage.*` entries, in search order.
+    #[serde(default)]
+    pub storages: Vec<String>,
+    /// Accepted, not used.
+    #[serde(default, rename = "lifecycle")]
+    pub _lifecycle: Option<Value>,
+}
+
 /// `process.lua`, as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -187,7 +187,7 @@ impl Services {
                 Box::pin(supervise(body_spec, weak, board, ctx))
                     as std::pin::Pin<Box<dyn std::future::Future<Output = _>>>
             });
-            let pid = match kernel.spawn_body(&spec.host, body, true, Watchers::default()) {
+            let pid = match kernel.spawn_body(&spec.host, body, Some(true), Watchers::default()) {
                 Ok(pid) => pid,
                 Err(error) => {
                     self.board.record(ServiceChange {

@@ -10,7 +10,7 @@ use super::state::Wasi;
 use crate::kernel::output::Stream;
 use crate::kernel::pid::Pid;
 use crate::kernel::process::{Args, RunSettings};
-use crate::registry::{EntryConfig, EntryId, EnvStorage, Registry, StdioMode};
+use crate::registry::{EntryConfig, EntryId, Registry, StdioMode};
 
 /// The values `env.variable` entries resolve to, and where each mount lives on the host.
 pub struct EnvSource {
@@ -22,18 +22,13 @@ impl EnvSource {
     /// Reads every variable once, at load: OS storages from the host environment,
     /// static and memory storages from their `values`, then the entry's `default`.
     pub fn from_registry(registry: &Registry) -> Self {
+        let store = crate::env_store::EnvStore::from_registry(registry);
         let mut variables = HashMap::new();
         let mut dirs = HashMap::new();
         for entry in registry.entries() {
             match &entry.config {
-                EntryConfig::EnvVariable(v) => {
-                    let stored = match v.storage.as_ref().and_then(|s| registry.config(s)) {
-                        Some(EntryConfig::EnvStorage(EnvStorage::Values(values))) => {
-                            values.get(&v.variable).cloned()
-                        }
-                        _ => std::env::var(&v.variable).ok(),
-                    };
-                    if let Some(value) = stored.or_else(|| v.default.clone()) {
+                EntryConfig::EnvVariable(_) => {
+                    if let Some(value) = store.value(&entry.id) {
                         variables.insert(entry.id.clone(), value);
                     }
                 }

@@ -1,0 +1,5 @@
+local function call(n: number): number
+    return n * 2
+end
+
+return { call = call }
