@@ -24,6 +24,8 @@ pub enum EnvError {
     ReadOnly(String),
     #[error("PERMISSION_DENIED: storage {storage} of env variable {name:?} is read-only")]
     ReadOnlyStorage { name: String, storage: String },
+    #[error("INVALID: the value of env variable {0:?} has a line break")]
+    LineBreak(String),
     #[error("INTERNAL: env storage {storage}: {message}")]
     Storage { storage: String, message: String },
 }
@@ -101,6 +103,10 @@ impl EnvStore {
         let v = &self.variables[id];
         if v.read_only {
             return Err(EnvError::ReadOnly(key.to_owned()));
+        }
+        // A line break would add keys to a file storage (`x\nOTHER=1`).
+        if value.contains(['\n', '\r']) {
+            return Err(EnvError::LineBreak(key.to_owned()));
         }
         self.store(v.storage.as_ref(), &v.variable, value, 0)
     }

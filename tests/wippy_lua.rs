@@ -564,3 +564,99 @@ fn unknown_modules_warn_at_load_and_function_entries_load() {
     );
     assert!(text.contains("unknown module bogus"), "{text}");
 }
+
+#[test]
+fn hostile_scripts_meet_clear_limits_and_the_host_keeps_running() {
+    // Each probe tries to grow memory outside the Lua state's limit, or to hold the worker
+    // inside one Step, through the library; each must stop at a named limit.
+    let script = r#"
+local json, events, env, time = require("json"), require("events"), require("env"), require("time")
+local function message(f) local ok, err = pcall(f) return not ok and tostring(err) or "no error" end
+return { main = function()
+  local out = {}
+  -- Channel buffers, all channels of the process together.
+  out.buffered = message(function()
+    local chs = {}
+    for c = 1, 8 do
+      chs[c] = channel.new(1 << 20)
+      for i = 1, 1 << 20 do chs[c]:send(i) end
+    end
+  end)
+  out.capacity = message(function() channel.new(1 << 40) end)
+  -- Coroutines beside main.
+  out.coroutines = message(function()
+    for i = 1, 20000 do coroutine.spawn(function() channel.new():receive() end) end
+    time.sleep(0)
+  end)
+  -- Subscriptions.
+  local subs, refused = {}, nil
+  for i = 1, 300 do
+    local s, err = events.subscribe("s" .. i)
+    if not s then refused = err break end
+    subs[i] = s
+  end
+  out.subscriptions = refused
+  -- A JSON document larger than decode reads.
+  out.json = select(2, json.decode("[" .. string.rep("0,", 3 << 20) .. "0]"))
+  -- A 1 ns ticker read a second late skips what it missed without looping over it.
+  local ticker = time.ticker(1)
+  time.sleep("1s")
+  ticker:channel():receive()
+  out.ticker = "survived"
+  -- A line break cannot add keys to a file storage.
+  out.env = select(2, env.set("NAME", "x\nOTHER=1"))
+  return out
+end }
+"#;
+    let storages = [
+        "  - name: file\n    kind: env.storage.file\n    file_path: ./e.env\n    auto_create: true\n",
+        "  - name: name\n    kind: env.variable\n    variable: NAME\n    storage: t:file\n",
+    ]
+    .concat();
+    let rt = virtual_runtime(
+        &(storages
+            + &process("hostile", &["json", "events", "env"], script)
+            + &process(
+                "after",
+                &[],
+                "return { main = function() return 'still running' end }",
+            )),
+    );
+    let got = ok_value(&rt, "t:hostile");
+    let Value::Map(got) = got else {
+        panic!("{got:?}")
+    };
+    let text = |k: &str| match &got[k] {
+        Value::String(s) => s.clone(),
+        other => panic!("{k}: {other:?}"),
+    };
+    assert!(
+        text("buffered").contains("this process's channels already hold 1048576 values"),
+        "{}",
+        text("buffered")
+    );
+    assert!(text("capacity").contains("capacity 1099511627776 is outside 0..1048576"));
+    assert!(
+        text("coroutines")
+            .contains("coroutine.spawn: this process already runs 10000 coroutines beside main"),
+        "{}",
+        text("coroutines")
+    );
+    assert_eq!(
+        text("subscriptions"),
+        "events.subscribe: this process already has 256 open subscriptions (close some)"
+    );
+    assert_eq!(
+        text("json"),
+        "json.decode: 6291459 bytes is more than a document may be (4194304)"
+    );
+    assert_eq!(text("ticker"), "survived");
+    assert_eq!(
+        text("env"),
+        "INVALID: the value of env variable \"NAME\" has a line break"
+    );
+    assert_eq!(
+        ok_value(&rt, "t:after"),
+        Value::String("still running".into())
+    );
+}

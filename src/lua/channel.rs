@@ -48,9 +48,15 @@ pub enum Reads {
     Topic { topic: String, messages: bool },
 }
 
+/// Values a process's channels may hold in their buffers at once, all channels together:
+/// they live outside the Lua state's memory limit (a buffered integer is Rust memory only).
+pub const MAX_BUFFERED: usize = 1 << 20;
+
 /// A `channel.new` channel's state.
 pub struct Local {
     capacity: usize,
+    /// Values buffered in all of the process's channels (see [`MAX_BUFFERED`]).
+    held: Rc<Cell<usize>>,
     buffer: VecDeque<LuaValue>,
     /// Senders that found no room, oldest first.
     senders: VecDeque<Rc<Slot>>,
@@ -75,7 +81,24 @@ pub struct Clock {
 
 const SEND_ON_CLOSED: &str = "send on closed channel";
 
+impl Drop for Local {
+    fn drop(&mut self) {
+        self.held.set(self.held.get() - self.buffer.len());
+    }
+}
+
 impl Local {
+    fn push(&mut self, v: LuaValue) {
+        self.held.set(self.held.get() + 1);
+        self.buffer.push_back(v);
+    }
+
+    fn pop(&mut self) -> Option<LuaValue> {
+        let v = self.buffer.pop_front()?;
+        self.held.set(self.held.get() - 1);
+        Some(v)
+    }
+
     fn wake_all(&mut self) {
         for w in self.wakers.drain(..) {
             w.wake();
@@ -95,14 +118,14 @@ impl Local {
                 break;
             };
             if let Some(v) = slot.value.borrow_mut().take() {
-                self.buffer.push_back(v);
+                self.push(v);
             }
             slot.taken.set(true);
         }
     }
 
     fn poll_receive(&mut self, waker: &Waker) -> Poll<Option<LuaValue>> {
-        if let Some(v) = self.buffer.pop_front() {
+        if let Some(v) = self.pop() {
             self.refill();
             self.wake_all();
             return Poll::Ready(Some(v));
@@ -126,7 +149,12 @@ impl Local {
             return Err(mlua::Error::runtime(SEND_ON_CLOSED));
         }
         if self.senders.is_empty() && self.buffer.len() < self.capacity + self.receivers {
-            self.buffer.push_back(v);
+            if self.held.get() >= MAX_BUFFERED {
+                return Err(mlua::Error::runtime(format!(
+                    "channel send: this process's channels already hold {MAX_BUFFERED} values"
+                )));
+            }
+            self.push(v);
             self.wake_all();
             return Ok(None);
         }
@@ -156,12 +184,13 @@ impl Clock {
         }
         self.sleep = None;
         // A ticker that fell behind delivers one tick and skips the missed ones, as Go's.
-        self.next = self.period.map(|period| {
-            let mut at = next + period;
-            while at <= now {
-                at += period;
-            }
-            at
+        self.next = self.period.and_then(|period| {
+            // Skipped ticks are counted, not looped over: a 1 ns ticker read a second
+            // late would otherwise loop a billion times inside one Step.
+            let period = period.as_nanos();
+            let behind = now.saturating_duration_since(next).as_nanos() / period;
+            let skip = u64::try_from((behind + 1) * period).ok()?;
+            next.checked_add(Duration::from_nanos(skip))
         });
         Poll::Ready(executor::now())
     }
@@ -191,9 +220,10 @@ impl Drop for Parked {
 }
 
 impl Channel {
-    pub fn local(capacity: usize) -> Self {
+    pub fn local(capacity: usize, held: Rc<Cell<usize>>) -> Self {
         Self(Rc::new(Source::Local(RefCell::new(Local {
             capacity,
+            held,
             buffer: VecDeque::new(),
             senders: VecDeque::new(),
             receivers: 0,
@@ -501,25 +531,26 @@ async fn select(lua: Lua, cases: Table) -> mlua::Result<Table> {
 /// The `channel` module.
 pub fn module(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
+    let held = Rc::new(Cell::new(0));
+    let counted = held.clone();
     t.set(
         "new",
-        lua.create_function(|_, capacity: Option<i64>| {
+        lua.create_function(move |_, capacity: Option<i64>| {
             let capacity = match capacity {
                 None => 0,
-                Some(n) if (0..=1 << 20).contains(&n) => n as usize,
+                Some(n) if (0..=MAX_BUFFERED as i64).contains(&n) => n as usize,
                 Some(n) => {
                     return Err(mlua::Error::runtime(format!(
-                        "channel.new: capacity {n} is outside 0..{}",
-                        1 << 20
+                        "channel.new: capacity {n} is outside 0..{MAX_BUFFERED}"
                     )))
                 }
             };
-            Ok(Channel::local(capacity))
+            Ok(Channel::local(capacity, counted.clone()))
         })?,
     )?;
     t.set("select", lua.create_async_function(select)?)?;
     // Builds the type's methods now, while `coroutine.yield` (which mlua's async methods
     // capture when a type is first used) is still the library's own.
-    lua.create_userdata(Channel::local(0))?;
+    lua.create_userdata(Channel::local(0, held))?;
     Ok(t)
 }

@@ -3,6 +3,8 @@
 //! `:channel()` delivers `{system, kind, path, data}` tables, until `:close()` or the
 //! end of the process.
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::sync::{Arc, Weak};
 
 use mlua::{Lua, Table, UserData, UserDataMethods, Value as LuaValue};
@@ -12,17 +14,34 @@ use super::convert::from_lua;
 use crate::kernel::bus::{BusEvent, EVENT_TOPIC};
 use crate::kernel::Kernel;
 
+/// Subscriptions one process may hold at once: each is a mailbox of its own, and every
+/// event it admits is copied into it.
+pub const MAX_SUBSCRIPTIONS: usize = 256;
+
 struct Subscription {
     id: u64,
     kernel: Weak<Kernel>,
     channel: Channel,
+    /// The process's count of open subscriptions.
+    open: Rc<Cell<usize>>,
+    closed: Cell<bool>,
+}
+
+impl Subscription {
+    fn close(&self) {
+        if self.closed.replace(true) {
+            return;
+        }
+        self.open.set(self.open.get() - 1);
+        if let Some(kernel) = self.kernel.upgrade() {
+            kernel.bus.unsubscribe(self.id);
+        }
+    }
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        if let Some(kernel) = self.kernel.upgrade() {
-            kernel.bus.unsubscribe(self.id);
-        }
+        self.close();
     }
 }
 
@@ -30,9 +49,7 @@ impl UserData for Subscription {
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
         methods.add_method("channel", |_, s, ()| Ok(s.channel.clone()));
         methods.add_method("close", |_, s, ()| {
-            if let Some(kernel) = s.kernel.upgrade() {
-                kernel.bus.unsubscribe(s.id);
-            }
+            s.close();
             Ok(true)
         });
     }
@@ -47,6 +64,7 @@ fn kernel(kernel: &Weak<Kernel>) -> mlua::Result<Arc<Kernel>> {
 pub fn module(lua: &Lua, k: Weak<Kernel>) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     let weak = k.clone();
+    let open = Rc::new(Cell::new(0));
     t.set(
         "subscribe",
         lua.create_function(move |_, (system, kind): (String, Option<String>)| {
@@ -56,6 +74,12 @@ pub fn module(lua: &Lua, k: Weak<Kernel>) -> mlua::Result<Table> {
                     Some("INVALID: events.subscribe: the system is empty".to_owned()),
                 ));
             }
+            if open.get() >= MAX_SUBSCRIPTIONS {
+                return Ok((None, Some(format!(
+                    "events.subscribe: this process already has {MAX_SUBSCRIPTIONS} open subscriptions (close some)"
+                ))));
+            }
+            open.set(open.get() + 1);
             let (id, mailbox) = kernel(&weak)?.bus.subscribe(&system, kind.as_deref());
             let channel = Channel::mailbox(
                 mailbox,
@@ -69,6 +93,8 @@ pub fn module(lua: &Lua, k: Weak<Kernel>) -> mlua::Result<Table> {
                     id,
                     kernel: weak.clone(),
                     channel,
+                    open: open.clone(),
+                    closed: Cell::new(false),
                 }),
                 None,
             ))

@@ -7,6 +7,10 @@ use mlua::{Lua, Table, Value as LuaValue};
 use super::convert::{from_lua, to_lua_with_holes};
 use crate::value::Value;
 
+/// The largest document `json.decode` reads: decoding goes through serde_json's tree and
+/// ours, outside the Lua state's memory limit (a 4 MiB array of zeros is ~150 MB there).
+pub const MAX_JSON_BYTES: usize = 4 << 20;
+
 pub fn module(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.set(
@@ -35,6 +39,15 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
                 ));
             };
             let bytes = text.as_bytes();
+            if bytes.len() > MAX_JSON_BYTES {
+                return Ok((
+                    LuaValue::Nil,
+                    Some(format!(
+                        "json.decode: {} bytes is more than a document may be ({MAX_JSON_BYTES})",
+                        bytes.len()
+                    )),
+                ));
+            }
             if bytes.is_empty() {
                 return Ok((LuaValue::Nil, Some("json.decode: empty input".to_owned())));
             }

@@ -15,6 +15,9 @@ use crate::kernel::process::KillSwitch;
 use crate::kernel::Kernel;
 use crate::value::Value;
 
+/// Topics one process may `listen` to: every inbox read skips them all.
+const MAX_LISTENS: usize = 1024;
+
 /// What a Lua process's `process` functions act for: itself.
 #[derive(Clone)]
 pub struct Me {
@@ -201,6 +204,14 @@ pub fn module(lua: &Lua, me: Me) -> mlua::Result<Table> {
             };
             let mut listened = m.listened.borrow_mut();
             if !listened.contains(&topic) {
+                if listened.len() >= MAX_LISTENS {
+                    return Ok((
+                        None,
+                        Some(format!(
+                            "process.listen: this process already listens to {MAX_LISTENS} topics"
+                        )),
+                    ));
+                }
                 listened.push(topic.clone());
             }
             Ok((

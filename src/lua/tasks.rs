@@ -48,22 +48,26 @@ impl Drop for DriverGuard {
 }
 
 /// The most coroutines a process may have running beside main.
-pub const MAX_SPAWNED: usize = 100_000;
+pub const MAX_SPAWNED: usize = 10_000;
 
 /// A run of main or of a spawned coroutine: its results, or its error message.
 pub type Run<'a> = Pin<Box<dyn Future<Output = mlua::Result<Result<Vec<LuaValue>, String>>> + 'a>>;
 
-/// Functions `coroutine.spawn` was given that have not started yet.
+/// Functions `coroutine.spawn` was given that have not started yet, and how many
+/// spawned coroutines are running.
 #[derive(Default)]
-pub struct Spawned(RefCell<Vec<Function>>);
+pub struct Spawned {
+    queue: RefCell<Vec<Function>>,
+    running: Cell<usize>,
+}
 
 /// `coroutine.spawn` for `lua`, queueing into `spawned`.
 pub fn spawn_function(lua: &Lua, spawned: Rc<Spawned>) -> mlua::Result<Function> {
     lua.create_function(move |_, f: Function| {
-        let mut queue = spawned.0.borrow_mut();
-        if queue.len() >= MAX_SPAWNED {
+        let mut queue = spawned.queue.borrow_mut();
+        if queue.len() + spawned.running.get() >= MAX_SPAWNED {
             return Err(mlua::Error::runtime(format!(
-                "coroutine.spawn: more than {MAX_SPAWNED} coroutines waiting to start"
+                "coroutine.spawn: this process already runs {MAX_SPAWNED} coroutines beside main"
             )));
         }
         queue.push(f);
@@ -82,12 +86,7 @@ pub async fn with_spawned<'a>(
     let mut runs: Vec<Run<'a>> = vec![main];
     let mut next = 0;
     poll_fn(move |cx| loop {
-        let started: Vec<Function> = std::mem::take(&mut *spawned.0.borrow_mut());
-        if runs.len() + started.len() > MAX_SPAWNED + 1 {
-            return Poll::Ready(Ok(Err(format!(
-                "coroutine.spawn: more than {MAX_SPAWNED} coroutines at once"
-            ))));
-        }
+        let started: Vec<Function> = std::mem::take(&mut *spawned.queue.borrow_mut());
         runs.extend(started.into_iter().map(&start));
         let count = runs.len();
         let mut finished = Vec::new();
@@ -111,7 +110,8 @@ pub async fn with_spawned<'a>(
         for i in finished.into_iter().rev() {
             drop(runs.remove(i));
         }
-        if preempted || spawned.0.borrow().is_empty() {
+        spawned.running.set(runs.len() - 1);
+        if preempted || spawned.queue.borrow().is_empty() {
             return Poll::Pending;
         }
     })
