@@ -18,10 +18,21 @@ use full_moon::LuaVersion;
 
 /// `source` with its type annotations replaced by spaces (newlines kept).
 pub fn erase_types(source: &str) -> String {
-    let result = full_moon::parse_fallible(source, LuaVersion::new());
+    let mut result = full_moon::parse_fallible(source, LuaVersion::new());
+    let mut source = std::borrow::Cow::Borrowed(source);
     if !result.errors().is_empty() {
-        return source.to_owned();
+        // Wippy also accepts several return types without parentheses
+        // (`function f(): string?, string?`), which Luau's grammar does not.
+        let Some(unlisted) = blank_return_lists(&source) else {
+            return source.into_owned();
+        };
+        result = full_moon::parse_fallible(&unlisted, LuaVersion::new());
+        if !result.errors().is_empty() {
+            return source.into_owned();
+        }
+        source = std::borrow::Cow::Owned(unlisted);
     }
+    let source: &str = &source;
     let mut found = Annotations::default();
     found.visit_ast(result.ast());
     if found.ranges.is_empty() {
@@ -37,6 +48,38 @@ pub fn erase_types(source: &str) -> String {
     }
     // Whole characters were replaced by ASCII spaces, so it is still UTF-8.
     String::from_utf8(bytes).unwrap_or_else(|_| source.to_owned())
+}
+
+/// `source` with every unparenthesised list of return types (`): A, B` at the end of a
+/// line that declares a function) blanked; `None` if there is none.
+fn blank_return_lists(source: &str) -> Option<String> {
+    let mut out = String::with_capacity(source.len());
+    let mut changed = false;
+    for line in source.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let list = body
+            .contains("function")
+            .then(|| body.rfind(')'))
+            .flatten()
+            .map(|close| (close + 1, &body[close + 1..]))
+            .filter(|(_, rest)| {
+                let rest = rest.trim_start();
+                rest.starts_with(':')
+                    && rest.contains(',')
+                    && !rest.contains(['(', '=', '"', '\''])
+                    && !rest.contains("--")
+            });
+        match list {
+            Some((at, rest)) => {
+                changed = true;
+                out.push_str(&line[..at]);
+                out.extend(std::iter::repeat_n(' ', rest.len()));
+                out.push_str(&line[body.len()..]);
+            }
+            None => out.push_str(line),
+        }
+    }
+    changed.then_some(out)
 }
 
 /// The byte ranges of every type annotation in a script.
@@ -105,6 +148,19 @@ mod tests {
         assert!(plain.contains("(tostring(p.x)          )"), "{plain}");
         // A method call is not a type annotation.
         assert!(plain.contains("obj:method(1)"), "{plain}");
+    }
+
+    #[test]
+    fn several_return_types_without_parentheses_are_erased_as_wippy_reads_them() {
+        let typed = "local function ask(r: {p: string?}): string?, string?\n  return r.p, nil\nend\nreturn ask";
+        let plain = erase_types(typed);
+        assert_eq!(plain.len(), typed.len());
+        let first = plain.lines().next().unwrap_or_default();
+        assert_eq!(
+            first.trim_end(),
+            "local function ask(r              )",
+            "{plain:?}"
+        );
     }
 
     #[test]
