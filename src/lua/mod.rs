@@ -600,7 +600,13 @@ async fn call(script: &Script, args: Args, ctx: &ProcessCtx) -> mlua::Result<Exi
             },
             other => other.to_string()?,
         };
-        lua.traceback(Some(&text), 1)
+        // Our own frames (the `xpcall` trampoline in `support.lua`) are not the script's.
+        let trace = lua.traceback(Some(&text), 1)?.to_string_lossy();
+        let trace: Vec<&str> = trace
+            .lines()
+            .filter(|l| !l.starts_with("\twippy:") && *l != "\t[C]: in field 'xpcall'")
+            .collect();
+        Ok(trace.join("\n"))
     })?;
     let chunk = lua
         .load(&script.source)
