@@ -220,6 +220,26 @@ fn exec_runs_an_entry_by_id_on_the_terminal_host_or_the_one_named() {
         &["run", "-x", "t:w", "--host", "t:b", "6", "7"],
     );
     assert_eq!(r.status, 42, "{}", r.stderr);
+    // Wippy's forms: `host/entry`, and a bare name when only one entry has it.
+    let r = run_in(two_terminals.path(), &["run", "-x", "t:a/t:w", "6", "7"]);
+    assert_eq!(r.status, 42, "{}", r.stderr);
+    let r = run_in(two_terminals.path(), &["run", "-x", "t:a/hello", "Bo"]);
+    assert_eq!(
+        (r.status, r.stdout.as_str()),
+        (0, "hello Bo\n"),
+        "{}",
+        r.stderr
+    );
+    let r = run_in(
+        two_terminals.path(),
+        &["run", "-x", "t:a/t:w", "--host", "t:b"],
+    );
+    assert_eq!(r.status, 2);
+    assert!(
+        r.stderr.contains("names a host, and so does --host"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

@@ -132,9 +132,11 @@ return { main = function() deeper() end }
 "#;
     let rt = runtime(&(workers() + &lua("bad", script)));
     let err = run_to_exit(&rt, "t:bad", vec![]).error().unwrap();
-    assert!(err.contains("something broke"), "{err}");
+    // The place reads `entry:line:`, the traceback has only the script's frames.
+    assert!(err.starts_with("t:bad:1: something broke"), "{err}");
     assert!(err.contains("stack traceback"), "{err}");
     assert!(err.contains("deeper"), "{err}");
+    assert!(!err.contains("wippy:") && !err.contains("xpcall"), "{err}");
     assert_eq!(
         run_to_exit(&rt, "t:worker", vec![Value::Int(2), Value::Int(3)]).value,
         Value::Int(6)

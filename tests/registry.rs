@@ -606,3 +606,36 @@ fn a_relative_directory_is_taken_from_the_project_folder_or_with_base_module_fro
         "{problems:?}"
     );
 }
+
+#[test]
+fn a_wippy_lock_names_the_folder_that_holds_the_registry() {
+    let app = "version: \"1.0\"\nnamespace: app\nentries:\n  - name: h\n    kind: process.host\n";
+    // `dev/` is another app (its own `app:h`); only the lock's `src` folder is the registry.
+    let dir = project(&[
+        (
+            "wippy.lock",
+            "directories:\n  modules: .wippy\n  src: ./app\n",
+        ),
+        ("app/_index.yaml", app),
+        ("dev/_index.yaml", app),
+        (".wippy/vendor/_index.yaml", app),
+    ]);
+    let registry =
+        wippy_wasm::registry::Registry::load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(registry.entries().len(), 1);
+    assert!(registry.entries()[0]
+        .file
+        .starts_with(dir.path().join("app")));
+
+    let bad = project(&[
+        ("wippy.lock", "directories:\n  src: ./missing\n"),
+        ("_index.yaml", app),
+    ]);
+    let err = wippy_wasm::registry::Registry::load(bad.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("directories.src \"./missing\" is not a folder of the project"),
+        "{err}"
+    );
+}

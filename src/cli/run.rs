@@ -58,6 +58,15 @@ pub fn run(project: &Path, name: &str, args: &[String], flags: &FileFlags) -> Ex
 /// by ID, with or without `meta.command`, on `host`, or on the project's terminal host
 /// when it has exactly one.
 pub fn exec(project: &Path, id: &str, host: Option<&str>, args: &[String]) -> ExitCode {
+    // Wippy's `-x host/entry` (`app:processes/app:worker`) names the host in the ID.
+    let (id, host) = match (id.split_once('/'), host) {
+        (Some((in_id, entry)), None) => (entry, Some(in_id)),
+        (Some(_), Some(_)) => {
+            eprintln!("Error: -x {id} names a host, and so does --host: give one of them");
+            return ExitCode::from(2);
+        }
+        (None, host) => (id, host),
+    };
     let registry = match Registry::load(project) {
         Ok(r) => r,
         Err(e) => {

@@ -158,9 +158,11 @@ impl ProcessKind for LuaKind {
             }
             let at = Location::entry(&entry.file, &entry.id).with_field("source");
             let (source, name) = match &lua.source {
-                LuaSource::Inline(code) => (code.clone(), format!("{}", entry.id)),
+                // Chunk names as Lua prints them in errors: `@` a file's path, `=` the text as
+                // written (`app:cli:4:`), instead of `[string "..."]:4:`.
+                LuaSource::Inline(code) => (code.clone(), format!("={}", entry.id)),
                 LuaSource::File(path) => match read_script(registry.root(), path) {
-                    Ok(code) => (code, path.display().to_string()),
+                    Ok(code) => (code, format!("@{}", path.display())),
                     Err(message) => {
                         diags.problem(at, message);
                         continue;

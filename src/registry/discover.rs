@@ -2,6 +2,39 @@
 
 use std::path::{Path, PathBuf};
 
+/// Where the registry of the project at `root` lives: Wippy's `wippy.lock` names it
+/// (`directories: {src: ./src}`); without a lock file, the whole project folder. A lock
+/// that cannot be read or names no folder is a problem, since Wippy would refuse it too.
+pub fn source_folder(root: &Path) -> Result<PathBuf, String> {
+    #[derive(serde::Deserialize)]
+    struct Lock {
+        directories: Option<Directories>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Directories {
+        src: Option<String>,
+    }
+    let lock_path = root.join("wippy.lock");
+    let text = match std::fs::read_to_string(&lock_path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(root.to_path_buf()),
+        Err(e) => return Err(format!("cannot read {}: {e}", lock_path.display())),
+    };
+    let lock: Lock = serde_yaml_ng::from_str(&text)
+        .map_err(|e| format!("{}: invalid YAML: {e}", lock_path.display()))?;
+    let Some(src) = lock.directories.and_then(|d| d.src) else {
+        return Ok(root.to_path_buf());
+    };
+    let folder = root.join(&src);
+    if !folder.is_dir() {
+        return Err(format!(
+            "{}: directories.src {src:?} is not a folder of the project",
+            lock_path.display()
+        ));
+    }
+    Ok(folder)
+}
+
 /// Folders that never hold registry files (build output, VCS data, JS dependencies).
 const SKIPPED_DIRS: &[&str] = &["target", ".git", "node_modules"];
 

@@ -70,7 +70,10 @@ impl Registry {
     pub fn load_into(root: &Path, diags: &mut Diagnostics) -> Registry {
         let mut registry = Registry::empty(root);
         let mut skipped = Vec::new();
-        let files = discover::index_files(root, &mut skipped);
+        // Wippy's `wippy.lock` says which folder holds the registry (`src`); relative
+        // paths in entries still resolve against the project root.
+        let files = discover::source_folder(root)
+            .and_then(|folder| discover::index_files(&folder, &mut skipped));
         for (folder, why) in skipped {
             diags.warn(Location::file(&folder), why);
         }
