@@ -510,6 +510,10 @@ return { main = function(binary)
   local out = {
     loadfile = type(loadfile), dofile = type(dofile), dump = type(string.dump),
     text = load("return 1 + 1")(),
+    -- Wippy's os: the clock and the calendar only.
+    os_time = math.type(os.time()), os_date = type(os.date("%Y")),
+    os_execute = type(os.execute), os_getenv = type(os.getenv), os_remove = type(os.remove),
+    os_exit = type(os.exit),
   }
   local f, err = load(binary)
   out.binary = f == nil and err or "loaded"
@@ -541,6 +545,11 @@ end }
     assert_eq!(text("loadfile"), "nil");
     assert_eq!(text("dofile"), "nil");
     assert_eq!(text("dump"), "nil");
+    assert_eq!(text("os_time"), "integer");
+    assert_eq!(text("os_date"), "string");
+    for k in ["os_execute", "os_getenv", "os_remove", "os_exit"] {
+        assert_eq!(text(k), "nil", "{k}");
+    }
     assert_eq!(got["text"], Value::Int(2));
     for k in ["binary", "binary_b"] {
         assert!(

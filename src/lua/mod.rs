@@ -5,10 +5,11 @@
 //! loop is preempted like a wasm one.
 //!
 //! The sandbox: the `table`, `string`, `math`, `utf8` and `coroutine` libraries (with
-//! Wippy's `coroutine.spawn`), `print` (to the terminal or the host's log), the modules
+//! Wippy's `coroutine.spawn`), `os` with only `time`, `date`, `clock` and `difftime`,
+//! `print` (to the terminal or the host's log), the modules
 //! `process`, `channel`, `time` and `system`, and the library modules the entry's `modules:`
-//! lists (`logger`, `io`, `json`, `uuid`, `env`, `funcs`, `events`). No Lua `io`, `os`,
-//! `package`, `debug`, `loadfile`, `dofile` or `string.dump`: a script reaches the world
+//! lists (`logger`, `io`, `json`, `uuid`, `env`, `funcs`, `events`). No Lua `io`, no
+//! other `os` function, no `package`, `debug`, `loadfile`, `dofile` or `string.dump`: a script reaches the world
 //! through processes. `load` takes text only, `setmetatable` refuses `__gc` (finalizers run
 //! with hooks off) and `collectgarbage` only collects and measures (see `support.lua`).
 
@@ -283,7 +284,12 @@ async fn run(script: &Script, args: Args, ctx: &ProcessCtx) -> ExitResult {
 
 fn new_state(script: &Script, ctx: &ProcessCtx, words: Vec<String>) -> mlua::Result<Lua> {
     let lua = Lua::new_with(
-        StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::UTF8 | StdLib::COROUTINE,
+        StdLib::TABLE
+            | StdLib::STRING
+            | StdLib::MATH
+            | StdLib::UTF8
+            | StdLib::COROUTINE
+            | StdLib::OS,
         LuaOptions::new(),
     )?;
     lua.set_memory_limit(MEMORY_LIMIT)?;
@@ -508,6 +514,14 @@ fn install_support(lua: &Lua, ctx: &ProcessCtx) -> mlua::Result<()> {
         string.clone(),
         globals.get::<Table>("table")?,
     ))?;
+    // Wippy's `os`: only the clock and calendar (`time`, `date`, `clock`, `difftime`); no
+    // `execute`, `getenv`, `remove`, `rename`, `tmpname`, `exit`, `setlocale`.
+    let os: Table = globals.get("os")?;
+    let kept = lua.create_table()?;
+    for name in ["time", "date", "clock", "difftime"] {
+        kept.set(name, os.get::<Function>(name)?)?;
+    }
+    globals.set("os", kept)?;
     // They read host files; `string.dump` makes bytecode, which `load` refuses anyway.
     globals.set("loadfile", LuaValue::Nil)?;
     globals.set("dofile", LuaValue::Nil)?;
