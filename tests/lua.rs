@@ -24,15 +24,6 @@ fn workers() -> String {
         + &guest("mirror", "types.wasm", "mirror", "")
 }
 
-fn map(pairs: &[(&str, Value)]) -> Value {
-    Value::Map(
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect(),
-    )
-}
-
 #[test]
 fn the_seeds_lua_example_returns_42() {
     let cache = tempfile::tempdir().unwrap();

@@ -27,15 +27,6 @@ fn process(name: &str, modules: &[&str], source: &str) -> String {
     entry(name, "process.lua", modules, source)
 }
 
-fn map(pairs: &[(&str, Value)]) -> Value {
-    Value::Map(
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect(),
-    )
-}
-
 fn virtual_runtime(entries: &str) -> TestRuntime {
     runtime_with(entries, |o| {
         o.clock(ClockKind::Virtual);

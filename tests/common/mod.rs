@@ -151,3 +151,13 @@ pub fn wait_for_steps(rt: &wippy_wasm::Runtime, pid: &wippy_wasm::Pid, steps: u6
         std::thread::yield_now();
     }
 }
+
+/// A map value from pairs (what a Lua table with string keys comes back as).
+pub fn map(pairs: &[(&str, wippy_wasm::Value)]) -> wippy_wasm::Value {
+    wippy_wasm::Value::Map(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+    )
+}
