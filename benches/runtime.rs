@@ -395,8 +395,41 @@ fn supervised_restart(c: &mut Criterion) {
     g.finish();
 }
 
+/// A Lua process that returns at once: ours (a state with the sandbox, the modules, the
+/// driver and the hook, spawned on a worker) against bare mlua in the same run (a state
+/// with the same standard libraries, the same script loaded and called, dropped).
+fn lua_spawn(c: &mut Criterion) {
+    const SCRIPT: &str = "return { main = function() return 1 end }";
+    let mut g = c.benchmark_group("11_lua_spawn_exit");
+    g.bench_function("bare_mlua_state_load_call", |b| {
+        b.iter(|| {
+            use mlua::{Lua, LuaOptions, StdLib};
+            let lua = Lua::new_with(
+                StdLib::TABLE
+                    | StdLib::STRING
+                    | StdLib::MATH
+                    | StdLib::UTF8
+                    | StdLib::COROUTINE
+                    | StdLib::OS,
+                LuaOptions::new(),
+            )
+            .unwrap();
+            let module: mlua::Table = lua.load(SCRIPT).eval().unwrap();
+            let main: mlua::Function = module.get("main").unwrap();
+            assert_eq!(main.call::<i64>(()).unwrap(), 1);
+        })
+    });
+    let entry = format!("  - name: child\n    kind: process.lua\n    source: \"{SCRIPT}\"\n");
+    let (rt, _d, _c) = runtime(&entry, 1, |_| {});
+    g.bench_function("wippy_lua_process_1_worker", |b| {
+        b.iter_custom(|iters| spawn_batches(&rt, "b:child", &[], iters))
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    lua_spawn,
     message_round_trip,
     supervised_restart,
     spawn_core,

@@ -897,3 +897,66 @@ return { main = main, fail = fail }"#;
     // The error names line 21, where `error` is in the script as written.
     assert!(err.contains(":21: typed failure"), "{err}");
 }
+
+#[test]
+fn the_pattern_functions_load_late_but_with_the_libraries_as_they_were_at_start() {
+    // `patterns.lua` loads at the first pattern call; a script that broke `string.byte`,
+    // `string.sub` and `math.tointeger` before then must not change how patterns run
+    // (their cost check decides between C and the preemptible Lua port).
+    let script = r#"
+return { main = function()
+  string.byte = function() error("replaced byte") end
+  string.sub = function() error("replaced sub") end
+  math.tointeger = function() return 0 end
+  local a = string.find("hello world", "o w")
+  local b = ("key=value"):match("(%w+)=(%w+)")
+  local c = select(2, string.gsub("a,b,c", ",", ";"))
+  local words = {}
+  for w in string.gmatch("one two", "%a+") do words[#words + 1] = w end
+  return { find = a, match = b, gsub = c, words = table.concat(words, "+") }
+end }
+"#;
+    let rt = runtime(&lua("late", script));
+    let r = run_to_exit(&rt, "t:late", vec![]);
+    assert_eq!(r.error(), None);
+    assert_eq!(
+        r.value,
+        map(&[
+            ("find", Value::Int(5)),
+            ("match", Value::String("key".into())),
+            ("gsub", Value::Int(2)),
+            ("words", Value::String("one+two".into())),
+        ])
+    );
+}
+
+#[test]
+fn modules_built_late_wait_properly_even_after_a_script_replaced_coroutine_yield() {
+    // Modules are built at first use; their async functions must still park the process
+    // with the real `coroutine.yield`, not the script's.
+    let script = r#"
+coroutine.yield = function() error("the script's yield was called") end
+return { main = function()
+  local time = require("time")
+  time.sleep("5ms")
+  local ch = channel.new()
+  coroutine.spawn(function() time.sleep("1ms") ch:send("late") end)
+  process.send(process.pid(), "note", 7)
+  return { value = ch:receive(), note = process.inbox():receive():payload():data(),
+           global = type(process) == "table" and type(time) == "table" }
+end }
+"#;
+    let rt = runtime_with(&lua("late", script), |o| {
+        o.clock(ClockKind::Virtual);
+    });
+    let r = run_to_exit(&rt, "t:late", vec![]);
+    assert_eq!(r.error(), None);
+    assert_eq!(
+        r.value,
+        map(&[
+            ("value", Value::String("late".into())),
+            ("note", Value::Int(7)),
+            ("global", Value::Bool(true)),
+        ])
+    );
+}

@@ -4,10 +4,11 @@
 -- calls the C function when its cost is provably small, and otherwise does the same work
 -- in Lua, where the hook preempts and kills it like any other script code.
 --
--- Arguments: the pure-Lua pattern functions (`patterns.lua`), then the `string` and
--- `table` library tables, whose functions are replaced in place.
-local patterns, string, table = ...
-local type = type
+-- Arguments: a loader of the pure-Lua pattern functions (`patterns.lua`, run in the
+-- environment it is given), then the `string` and `table` library tables, whose
+-- functions are replaced in place.
+local load_patterns, string, table = ...
+local type, next = type, next
 local crep, cmove, csort = string.rep, table.move, table.sort
 local cinsert, cremove = table.insert, table.remove
 local tointeger, select = math.tointeger, select
@@ -15,9 +16,33 @@ local tointeger, select = math.tointeger, select
 -- find, match, gmatch and gsub: C when `patterns.cost_bound` proves the call cheap, the
 -- Lua port otherwise (and for gsub with a function or table replacement, which C would
 -- call where the hook cannot yield). Same results and errors either way.
-local hybrid = patterns.hybrid(string)
-string.find, string.match, string.gmatch, string.gsub =
-  hybrid.find, hybrid.match, hybrid.gmatch, hybrid.gsub
+--
+-- `patterns.lua` is ~1,600 lines: loading it was half of a Lua spawn, so it loads at the
+-- first pattern call. It then runs in a copy of the globals and libraries as they are
+-- now, before any script: a script that replaced `string.byte` could otherwise make
+-- `cost_bound` call a slow pattern cheap and hold the worker in C.
+local function copy(t)
+  local c = {}
+  for k, v in next, t do
+    c[k] = v
+  end
+  return c
+end
+local pristine = copy(_G)
+pristine.string, pristine.table, pristine.math = copy(string), copy(table), copy(math)
+pristine._G = pristine
+local hybrid
+local function h()
+  if hybrid == nil then
+    hybrid = load_patterns(pristine).hybrid(pristine.string)
+  end
+  return hybrid
+end
+-- Tail calls: an error raised inside reports the script's line, as a direct call would.
+function string.find(...) return h().find(...) end
+function string.match(...) return h().match(...) end
+function string.gmatch(...) return h().gmatch(...) end
+function string.gsub(...) return h().gsub(...) end
 
 -- `string.rep("", n)` loops n times in C to build nothing; any other large result is
 -- refused by the memory limit before the loop starts. `n` as C reads it: an integer, a

@@ -528,11 +528,17 @@ async fn select(lua: Lua, cases: Table) -> mlua::Result<Table> {
     Ok(result)
 }
 
-/// The `channel` module.
-pub fn module(lua: &Lua) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
+/// Registers the channel type (its async methods capture `coroutine.yield` now), and
+/// returns the process's count of buffered values, which every channel shares.
+pub fn register_type(lua: &Lua) -> mlua::Result<Rc<Cell<usize>>> {
     let held = Rc::new(Cell::new(0));
-    let counted = held.clone();
+    lua.create_userdata(Channel::local(0, held.clone()))?;
+    Ok(held)
+}
+
+/// The `channel` module; `held` counts the values all the process's channels buffer.
+pub fn module(lua: &Lua, held: Rc<Cell<usize>>) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
     t.set(
         "new",
         lua.create_function(move |_, capacity: Option<i64>| {
@@ -545,12 +551,9 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
                     )))
                 }
             };
-            Ok(Channel::local(capacity, counted.clone()))
+            Ok(Channel::local(capacity, held.clone()))
         })?,
     )?;
     t.set("select", lua.create_async_function(select)?)?;
-    // Builds the type's methods now, while `coroutine.yield` (which mlua's async methods
-    // capture when a type is first used) is still the library's own.
-    lua.create_userdata(Channel::local(0, held))?;
     Ok(t)
 }

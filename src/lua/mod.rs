@@ -23,6 +23,7 @@ mod io_api;
 mod json_api;
 mod logger_api;
 mod message;
+mod modules;
 #[cfg(test)]
 mod patterns_tests;
 mod process_api;
@@ -77,7 +78,8 @@ pub(crate) const MEMORY_LIMIT: usize = 256 << 20;
 struct Script {
     id: EntryId,
     name: String,
-    source: String,
+    /// The script compiled at load (with its debug information: lines for errors).
+    bytecode: Vec<u8>,
     method: String,
     /// `modules:`: the library modules it may require.
     modules: Vec<String>,
@@ -172,15 +174,20 @@ impl ProcessKind for LuaKind {
             };
             // Wippy's dialect: type annotations erased, lines kept.
             let source = dialect::erase_types(&source);
-            if let Err(e) = Lua::new()
+            // Compiled once here, where it is checked: each spawn loads the bytecode
+            // (ours, made from the text by this same Lua) instead of parsing again.
+            let bytecode = match Lua::new()
                 .load(&source)
                 .set_name(&name)
                 .set_mode(ChunkMode::Text)
                 .into_function()
             {
-                diags.problem(at, format!("lua syntax error: {e}"));
-                continue;
-            }
+                Ok(f) => f.dump(false),
+                Err(e) => {
+                    diags.problem(at, format!("lua syntax error: {e}"));
+                    continue;
+                }
+            };
             for (i, module) in lua.modules.iter().enumerate() {
                 if LISTED.contains(&module.as_str()) || ALWAYS.contains(&module.as_str()) {
                     continue;
@@ -199,7 +206,7 @@ impl ProcessKind for LuaKind {
             let script = Script {
                 id: entry.id.clone(),
                 name,
-                source,
+                bytecode,
                 method: lua.method.clone(),
                 modules: lua.modules.clone(),
                 kernel: self.kernel.clone(),
@@ -293,6 +300,8 @@ fn new_state(script: &Script, ctx: &ProcessCtx, words: Vec<String>) -> mlua::Res
         LuaOptions::new(),
     )?;
     lua.set_memory_limit(MEMORY_LIMIT)?;
+    // Everything built from here to the script is live: a collection would only walk it.
+    lua.gc_stop();
     let (kernel, services) = script.kernel.get().cloned().unwrap_or_default();
     let me = process_api::Me {
         kernel,
@@ -305,50 +314,50 @@ fn new_state(script: &Script, ctx: &ProcessCtx, words: Vec<String>) -> mlua::Res
             .clone()
             .expect("the host gives Lua processes an inbox"),
     };
-    let mut modules: Vec<(&str, LuaValue)> = vec![
-        (
-            "process",
-            LuaValue::Table(process_api::module(&lua, me.clone())?),
-        ),
-        ("channel", LuaValue::Table(channel::module(&lua)?)),
-        ("time", LuaValue::Table(time_api::module(&lua)?)),
-        (
-            "system",
-            LuaValue::Table(system_api::module(&lua, services)?),
-        ),
-    ];
-    for name in &script.modules {
-        let module = match name.as_str() {
-            "logger" => LuaValue::UserData(logger_api::module(&lua, stderr_sink(ctx))?),
-            "io" => LuaValue::Table(io_api::module(
-                &lua,
-                ctx.settings.inherit_stdio,
-                words.clone(),
-            )?),
-            "json" => LuaValue::Table(json_api::module(&lua)?),
-            "uuid" => LuaValue::Table(uuid_api::module(&lua)?),
-            "env" => LuaValue::Table(env_api::module(
-                &lua,
-                script.env.clone(),
-                script.id.namespace().to_owned(),
-            )?),
-            "funcs" => LuaValue::Table(funcs_api::module(&lua, me.clone())?),
-            "events" => LuaValue::Table(events_api::module(&lua, me.kernel.clone())?),
-            _ => continue,
-        };
-        modules.push((name.as_str(), module));
-    }
+    // Channels' async methods capture `coroutine.yield` when their type is first used:
+    // register the type now, while it is the library's own.
+    let held = channel::register_type(&lua)?;
+    let allowed: Vec<String> = ALWAYS
+        .iter()
+        .map(|m| m.to_string())
+        .chain(
+            script
+                .modules
+                .iter()
+                .filter(|m| LISTED.contains(&m.as_str()))
+                .cloned(),
+        )
+        .collect();
+    let (env, namespace, sink_ctx) = (
+        script.env.clone(),
+        script.id.namespace().to_owned(),
+        stderr_sink(ctx),
+    );
+    let inherit_stdio = ctx.settings.inherit_stdio;
+    let build = move |lua: &Lua, name: &str| -> mlua::Result<LuaValue> {
+        Ok(match name {
+            "process" => LuaValue::Table(process_api::module(lua, me.clone())?),
+            "channel" => LuaValue::Table(channel::module(lua, held.clone())?),
+            "time" => LuaValue::Table(time_api::module(lua)?),
+            "system" => LuaValue::Table(system_api::module(lua, services.clone())?),
+            "logger" => LuaValue::UserData(logger_api::module(lua, sink_ctx.clone())?),
+            "io" => LuaValue::Table(io_api::module(lua, inherit_stdio, words.clone())?),
+            "json" => LuaValue::Table(json_api::module(lua)?),
+            "uuid" => LuaValue::Table(uuid_api::module(lua)?),
+            "env" => LuaValue::Table(env_api::module(lua, env.clone(), namespace.clone())?),
+            "funcs" => LuaValue::Table(funcs_api::module(lua, me.clone())?),
+            "events" => LuaValue::Table(events_api::module(lua, me.kernel.clone())?),
+            _ => LuaValue::Nil,
+        })
+    };
     let globals = lua.globals();
-    let required = lua.create_table()?;
-    for (name, module) in modules {
-        globals.set(name, module.clone())?;
-        required.set(name, module)?;
-    }
+    let modules = Rc::new(modules::Lazy::new(&lua, allowed, Box::new(build))?);
+    let m = modules.clone();
     let id = script.id.clone();
     globals.set(
         "require",
-        lua.create_function(move |_, name: String| {
-            if let Some(module) = required.get::<Option<LuaValue>>(name.as_str())? {
+        lua.create_function(move |lua, name: String| {
+            if let Some(module) = m.get(lua, &name)? {
                 return Ok(module);
             }
             Err(mlua::Error::runtime(if LISTED.contains(&name.as_str()) {
@@ -360,6 +369,7 @@ fn new_state(script: &Script, ctx: &ProcessCtx, words: Vec<String>) -> mlua::Res
             }))
         })?,
     )?;
+    modules.install_globals(&lua)?;
     let (pid, inherit, log) = (
         ctx.pid.clone(),
         ctx.settings.inherit_stdio,
@@ -385,6 +395,7 @@ fn new_state(script: &Script, ctx: &ProcessCtx, words: Vec<String>) -> mlua::Res
         })?,
     )?;
     install_support(&lua, ctx)?;
+    lua.gc_restart();
     Ok(lua)
 }
 
@@ -505,12 +516,16 @@ fn install_support(lua: &Lua, ctx: &ProcessCtx) -> mlua::Result<()> {
     globals.set("xpcall", xpcall)?;
     // The string metatable is shared by every string: hide it, so a script cannot give
     // strings a `__close` (run with hooks off when a kill unwinds) or other metamethods.
-    let string_meta: Table = lua.load("return getmetatable('')").eval()?;
+    let string_meta: Table = globals.get::<Function>("getmetatable")?.call("")?;
     string_meta.raw_set("__metatable", false)?;
     // Long C calls the hook cannot interrupt get Lua paths (see `bounded.lua`).
-    let patterns: Table = builtin(lua, &PATTERNS)?.call(())?;
+    let load_patterns = lua.create_function(|lua, env: Table| {
+        let patterns = builtin(lua, &PATTERNS)?;
+        patterns.set_environment(env)?;
+        patterns.call::<Table>(())
+    })?;
     builtin(lua, &BOUNDED)?.call::<()>((
-        patterns,
+        load_patterns,
         string.clone(),
         globals.get::<Table>("table")?,
     ))?;
@@ -625,9 +640,9 @@ async fn call(script: &Script, args: Args, ctx: &ProcessCtx) -> mlua::Result<Exi
         Ok(trace.join("\n"))
     })?;
     let chunk = lua
-        .load(&script.source)
+        .load(&script.bytecode[..])
         .set_name(&script.name)
-        .set_mode(ChunkMode::Text)
+        .set_mode(ChunkMode::Binary)
         .into_function()?;
     let returned = match protected(&lua, &xpcall, &handler, chunk, Vec::new()).await? {
         Ok(values) => values.into_iter().next().unwrap_or(LuaValue::Nil),
