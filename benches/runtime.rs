@@ -63,11 +63,14 @@ fn sliced_store(engine: &Engine) -> Store<()> {
 /// The engine our runtime builds, for the "bare wasmtime" baselines: same pooling, same
 /// fuel, same settings; only our layers are missing.
 fn our_engine() -> Engine {
-    build_engine(&EngineOptions {
-        max_instances: 2_000,
-        cache_dir: None,
-        ..EngineOptions::default()
-    })
+    build_engine(
+        &EngineOptions {
+            max_instances: 2_000,
+            cache_dir: None,
+            ..EngineOptions::default()
+        },
+        wippy_wasm::Preemption::Fuel,
+    )
     .unwrap()
 }
 
@@ -211,6 +214,10 @@ fn fuel_overhead(c: &mut Criterion) {
         entries += &guest(name, "kernels.wasm", name, "");
     }
     let (rt, _d, _c) = runtime(&entries, 1, |_| {});
+    // The same host with epoch preemption: no metering, a Step ends at a 1 ms tick.
+    let (epoch_rt, _ed, _ec) = runtime(&entries, 1, |o| {
+        o.preemption(wippy_wasm::Preemption::Epoch);
+    });
     for (name, n) in kernels {
         let mut g = c.benchmark_group(format!("4_fuel_overhead_{name}"));
         g.sample_size(10);
@@ -262,6 +269,9 @@ fn fuel_overhead(c: &mut Criterion) {
         let entry = format!("b:{name}");
         g.bench_function("wippy_default_slice", |b| {
             b.iter_custom(|iters| spawn_each(&rt, &entry, &[Value::Int(n)], iters))
+        });
+        g.bench_function("wippy_epoch_host", |b| {
+            b.iter_custom(|iters| spawn_each(&epoch_rt, &entry, &[Value::Int(n)], iters))
         });
         g.finish();
     }

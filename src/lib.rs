@@ -71,7 +71,7 @@ pub use kernel::pid::Pid;
 pub use kernel::stats::{Phase, ProcessStats, StatsSnapshot};
 pub use kernel::SpawnError;
 pub use load::cache::CacheStats;
-pub use registry::{EntryId, LoadErrors, Location, Problem, Warning};
+pub use registry::{EntryId, LoadErrors, Location, Preemption, Problem, Warning};
 pub use runtime::{
     Checked, Project, Runtime, RuntimeBuilder, RuntimeError, RuntimeHandle, DEFAULT_FUEL_SLICE,
     DEFAULT_SHUTDOWN_TIMEOUT,

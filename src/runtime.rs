@@ -185,6 +185,14 @@ impl RuntimeBuilder {
         Self::default()
     }
 
+    /// How hosts that do not set `host.preemption` preempt busy wasm guests: fuel (the
+    /// default: deterministic Steps, `limits.fuel` quotas) or epoch interruption (no
+    /// metering cost; a Step ends at a 1 ms tick). Each mode in use compiles its own code.
+    pub fn preemption(&mut self, preemption: crate::registry::Preemption) -> &mut Self {
+        self.engine.preemption = preemption;
+        self
+    }
+
     /// Pool slots: the most wasm instances alive at once across the runtime.
     pub fn max_instances(&mut self, slots: u32) -> &mut Self {
         self.engine.max_instances = slots;
@@ -292,6 +300,7 @@ impl RuntimeBuilder {
         }
         let options = KernelOptions {
             fuel_slice: self.fuel_slice,
+            preemption: self.engine.preemption,
             clock: self.clock,
             trace: self.trace,
             log: self.log.clone(),

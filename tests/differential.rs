@@ -740,7 +740,11 @@ fn fuzz(first: u64, cases: u64) -> Report {
     let traps = trap_messages();
     let cache = tempfile::tempdir().unwrap();
     // Our engine's configuration, to tell a refusal for pool limits from a runtime bug.
-    let ours_engine = wippy_wasm::testing::build_engine(&engine_options(cache.path())).unwrap();
+    let ours_engine = wippy_wasm::testing::build_engine(
+        &engine_options(cache.path()),
+        wippy_wasm::Preemption::Fuel,
+    )
+    .unwrap();
     let mut seed = first;
     while seed < first + cases {
         let end = (seed + BATCH).min(first + cases);

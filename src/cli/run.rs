@@ -218,7 +218,13 @@ fn run_file(file: &Path, args: &[String], flags: &FileFlags) -> ExitCode {
     // A file is one process (a wasm guest cannot spawn): no pool, as with `wasmtime run`,
     // so nothing it declares (memories, tables, a component's instances) meets a pool limit.
     let mut builder = Runtime::builder();
-    builder.pooling(false);
+    // The cheaper preemption, as `wasmtime run` has none at all; a fuel budget needs fuel.
+    let preemption = if flags.fuel.is_some() {
+        wippy_wasm::Preemption::Fuel
+    } else {
+        wippy_wasm::Preemption::Epoch
+    };
+    builder.pooling(false).preemption(preemption);
     let runtime = match builder.build(&project.project) {
         Ok(rt) => rt,
         Err(RuntimeError::Load(errors)) => {

@@ -53,6 +53,8 @@ pub enum SpawnError {
 #[derive(Clone, Debug)]
 pub(crate) struct KernelOptions {
     pub fuel_slice: u64,
+    /// The preemption of hosts that do not choose.
+    pub preemption: crate::registry::Preemption,
     pub clock: ClockKind,
     pub trace: bool,
     pub log: GuestLog,
@@ -82,7 +84,7 @@ impl Kernel {
     ) -> Result<Arc<Kernel>, String> {
         let mut hosts = HashMap::new();
         for entry in registry.entries() {
-            let (workers, inherit_stdio, limits) = match &entry.config {
+            let (workers, inherit_stdio, limits, preemption) = match &entry.config {
                 EntryConfig::ProcessHost(h) => {
                     let default = HostLimits::default();
                     let workers = h.workers.unwrap_or_else(|| {
@@ -96,13 +98,17 @@ impl Kernel {
                             .map_or(default.max_processes, |n| n as usize),
                         mailbox_size: h.mailbox_size.map_or(default.mailbox_size, |n| n as usize),
                     };
-                    (workers, false, limits)
+                    let preemption = h.preemption.unwrap_or(options.preemption);
+                    (workers, false, limits, preemption)
                 }
-                EntryConfig::TerminalHost(_) => (1, true, HostLimits::default()),
+                EntryConfig::TerminalHost(_) => {
+                    (1, true, HostLimits::default(), options.preemption)
+                }
                 _ => continue,
             };
             let settings = Arc::new(RunSettings {
                 fuel_slice: options.fuel_slice,
+                preemption,
                 inherit_stdio,
                 trace: options.trace,
                 log: options.log.clone(),

@@ -84,6 +84,8 @@ impl KillSwitch {
 #[derive(Clone, Debug)]
 pub(crate) struct RunSettings {
     pub fuel_slice: u64,
+    /// How the host's wasm processes are preempted (`host.preemption`).
+    pub preemption: crate::registry::Preemption,
     /// The terminal host: guests use the terminal's stdin, stdout and stderr.
     pub inherit_stdio: bool,
     /// Record which process each worker ran, in order (for tests).

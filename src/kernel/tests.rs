@@ -40,6 +40,7 @@ fn kernel(entries: Vec<(&str, Arc<dyn Spawnable>)>, shutdown_timeout: Duration) 
     assert!(diags.problems.is_empty(), "{:?}", diags.problems);
     let options = KernelOptions {
         fuel_slice: 1,
+        preemption: crate::registry::Preemption::Fuel,
         clock: ClockKind::Virtual,
         trace: false,
         log: GuestLog::default(),

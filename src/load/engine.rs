@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use crate::registry::Preemption;
+
 /// Engine-wide settings. Everything here is fixed when the runtime starts, and all of it
 /// feeds the compile-cache key (through wasmtime's compatibility hash).
 #[derive(Clone, Debug)]
@@ -21,6 +23,8 @@ pub struct EngineOptions {
     /// Instances come from the pool (`true`), or are allocated on demand, as `wasmtime
     /// run` does: for a runtime that runs one program, a pool buys nothing.
     pub pooling: bool,
+    /// The preemption of hosts that do not choose (`host.preemption`).
+    pub preemption: Preemption,
 }
 
 impl Default for EngineOptions {
@@ -31,6 +35,7 @@ impl Default for EngineOptions {
             max_wasm_stack: 1 << 20,
             cache_dir: default_cache_dir(),
             pooling: true,
+            preemption: Preemption::Fuel,
         }
     }
 }
@@ -46,15 +51,16 @@ pub(crate) fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("wippy-wasm"))
 }
 
-/// Builds the engine: fuel metering on (slices and CPU quotas), exceptions on (many
+/// Builds an engine: fuel metering (slices and CPU quotas) or epoch interruption, as
+/// `preemption` says (code compiled for one does not run on the other), exceptions on (many
 /// toolchains emit them), the component model without its async ABI (a rejected call
 /// cannot poison an instance, and spawns are ~2x cheaper), and the pooling allocator.
 /// Bytes of each pooled memory and table kept resident across reuse (see `build`).
 pub(crate) const KEEP_RESIDENT: usize = 128 << 10;
 
-/// The engine for `options`; fails if wasmtime refuses them (a pool larger than the
-/// address space).
-pub fn build(options: &EngineOptions) -> Result<Engine, String> {
+/// The engine for `options` and `preemption`; fails if wasmtime refuses them (a pool
+/// larger than the address space).
+pub fn build(options: &EngineOptions, preemption: Preemption) -> Result<Engine, String> {
     let mut pool = PoolingAllocationConfig::new();
     let n = options.max_instances.max(1);
     // The per-component maxima equal the totals: the pool then refuses at load (not at
@@ -76,7 +82,8 @@ pub fn build(options: &EngineOptions) -> Result<Engine, String> {
 
     let mut config = Config::new();
     config
-        .consume_fuel(true)
+        .consume_fuel(preemption == Preemption::Fuel)
+        .epoch_interruption(preemption == Preemption::Epoch)
         .wasm_exceptions(true)
         .wasm_component_model(true)
         .concurrency_support(false)

@@ -165,8 +165,34 @@ pub struct ProcessHost {
     /// `host.mailbox_size`: unread messages a process may hold before sends to it fail.
     /// `None`: the runtime's default (4096). Never 0.
     pub mailbox_size: Option<u32>,
+    /// `host.preemption`: how a busy guest is made to yield. `None`: the runtime's default.
+    pub preemption: Option<Preemption>,
     /// `lifecycle`, as written. Not acted on: every host starts with the runtime.
     pub lifecycle: RawLifecycle,
+}
+
+/// How a host's wasm processes are preempted (`host.preemption`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Preemption {
+    /// Fuel: every Step is a fixed count of wasm instructions, so scheduling is
+    /// deterministic and `limits.fuel` quotas work; metering costs up to ~1.6x on
+    /// tight loops (BENCHMARKS.md row 4).
+    #[default]
+    Fuel,
+    /// Epoch interruption: a Step ends when a 1 ms clock tick passes. No metering cost
+    /// (only a check at loop heads and calls), but where a Step ends depends on timing,
+    /// and `limits.fuel` cannot be counted.
+    Epoch,
+}
+
+impl Preemption {
+    /// The name as YAML and the CLI write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preemption::Fuel => "fuel",
+            Preemption::Epoch => "epoch",
+        }
+    }
 }
 
 /// `terminal.host`: the host that `wippy run` runs a command on, with the terminal as

@@ -105,10 +105,23 @@ impl EntryParser<'_> {
                         );
                     }
                 }
+                let preemption = match raw.host.preemption.as_deref() {
+                    None => None,
+                    Some("fuel") => Some(Preemption::Fuel),
+                    Some("epoch") => Some(Preemption::Epoch),
+                    Some(other) => {
+                        self.diags.problem(
+                            at.clone().with_field("host.preemption"),
+                            format!("invalid configuration: host.preemption must be fuel or epoch, not {other:?}"),
+                        );
+                        None
+                    }
+                };
                 EntryConfig::ProcessHost(ProcessHost {
                     workers: raw.host.workers,
                     max_processes: raw.host.max_processes,
                     mailbox_size: raw.host.mailbox_size,
+                    preemption,
                     lifecycle: raw.lifecycle,
                 })
             }),

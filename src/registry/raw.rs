@@ -174,6 +174,9 @@ pub struct RawHostOptions {
     pub max_processes: Option<u32>,
     /// Unread messages a process of this host may hold before sends to it fail.
     pub mailbox_size: Option<u32>,
+    /// `host.preemption`: `fuel` or `epoch` (ours, not Wippy's). Unset: the runtime's
+    /// default (`RuntimeBuilder::preemption`, fuel unless set).
+    pub preemption: Option<String>,
 }
 
 /// `terminal.host`, as written.

@@ -25,6 +25,7 @@ use crate::kernel::pid::Pid;
 use crate::kernel::process::{race, Args, ProcessCtx, RunSettings};
 use crate::kernel::stats::ProcessStats;
 use crate::kernel::Kernel;
+use crate::registry::Preemption;
 
 /// Runs one wasm process to its end and returns how it ended. Never panics on guest
 /// input.
@@ -114,10 +115,23 @@ async fn init_and_call(
     };
     let mut store = Store::new(&engine, state);
     store.limiter(|s| &mut s.memory);
-    if let Err(e) = store
-        .set_fuel(budget)
-        .and_then(|_| store.fuel_async_yield_interval(Some(settings.fuel_slice)))
-    {
+    let sliced = match settings.preemption {
+        Preemption::Fuel => store
+            .set_fuel(budget)
+            .and_then(|_| store.fuel_async_yield_interval(Some(settings.fuel_slice))),
+        // Fuel is not metered here: a quota cannot be kept, so it is refused, not ignored.
+        Preemption::Epoch if limits.fuel.is_some() => {
+            return ExitReason::failed(
+                "limits.fuel needs a host with host.preemption: fuel (an epoch host does not count fuel)",
+            )
+            .into();
+        }
+        Preemption::Epoch => {
+            store.epoch_deadline_async_yield_and_update(1);
+            Ok(())
+        }
+    };
+    if let Err(e) = sliced {
         return ExitReason::failed(format!("cannot configure the process: {e}")).into();
     }
 
@@ -177,6 +191,7 @@ async fn init_and_call(
     }
     .await;
     stats.fuel_used.store(
+        // Nothing is counted on an epoch host: `get_fuel` fails there.
         budget.saturating_sub(store.get_fuel().unwrap_or(budget)),
         Ordering::Relaxed,
     );

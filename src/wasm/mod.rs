@@ -11,57 +11,101 @@ mod body;
 mod clocks;
 #[allow(missing_docs)]
 pub mod convert;
+mod epoch;
 mod guest_memory;
 mod output;
 mod prepared;
 mod state;
 mod wasi;
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
 
 use wasmtime::Engine;
 
+use crate::kernel::exit::ExitReason;
 use crate::kernel::kind::{ProcessKind, Ready, Spawnable};
 use crate::kernel::process::{Args, Body};
 use crate::kernel::Kernel;
 use crate::load::engine::EngineOptions;
 use crate::load::{CompileCache, Engines};
-use crate::registry::{Diagnostics, EntryConfig, EntryId, Location, Registry, WasmEntry};
+use crate::registry::{
+    Diagnostics, EntryConfig, EntryId, Location, Preemption, Registry, WasmEntry,
+};
 use prepared::Prepared;
 use wasi::EnvSource;
 
-/// The wasm kind: one engine and compile cache for every entry, and an on-demand engine,
-/// made when first needed, for binaries the pool cannot hold.
+/// What one preemption mode needs: its engine (pooled, unless the runtime asked for
+/// none), an on-demand engine made when first needed for binaries the pool cannot hold,
+/// and its compile cache (code compiled for fuel does not run on epoch, and back).
+struct ModeEngines {
+    engine: Engine,
+    on_demand: OnceLock<Result<Engine, String>>,
+    cache: CompileCache,
+}
+
+/// The wasm kind: per preemption mode in use, engines and a compile cache for every
+/// entry; the clock of epoch preemption.
 pub(crate) struct WasmKind {
     /// The kernel actors spawn and send through: set once it has started.
     kernel: Arc<OnceLock<Weak<Kernel>>>,
-    engine: Engine,
-    on_demand: OnceLock<Result<Engine, String>>,
+    /// By [`mode_index`]; made when a host first needs the mode.
+    modes: [OnceLock<Result<ModeEngines, String>>; 2],
     options: EngineOptions,
-    cache: CompileCache,
+    ticker: epoch::Ticker,
+}
+
+fn mode_index(p: Preemption) -> usize {
+    match p {
+        Preemption::Fuel => 0,
+        Preemption::Epoch => 1,
+    }
 }
 
 impl WasmKind {
     pub fn new(options: &EngineOptions) -> Result<Self, String> {
-        let engine = crate::load::engine::build(options)?;
-        let cache = CompileCache::new(&engine, options.cache_dir.clone());
-        Ok(Self {
+        let kind = Self {
             kernel: Arc::default(),
-            engine,
-            on_demand: OnceLock::new(),
+            modes: Default::default(),
             options: options.clone(),
-            cache,
-        })
+            ticker: epoch::Ticker::default(),
+        };
+        // The default mode at once, so a bad engine setting fails the build, not a load.
+        kind.mode(options.preemption)?;
+        Ok(kind)
     }
 
-    fn on_demand(&self) -> Result<Engine, String> {
-        self.on_demand
+    fn mode(&self, preemption: Preemption) -> Result<&ModeEngines, String> {
+        self.modes[mode_index(preemption)]
+            .get_or_init(|| {
+                let engine = crate::load::engine::build(&self.options, preemption)?;
+                if preemption == Preemption::Epoch {
+                    self.ticker.add(&engine);
+                }
+                let cache = CompileCache::new(&engine, self.options.cache_dir.clone());
+                Ok(ModeEngines {
+                    engine,
+                    on_demand: OnceLock::new(),
+                    cache,
+                })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn on_demand(&self, preemption: Preemption) -> Result<Engine, String> {
+        let mode = self.mode(preemption)?;
+        mode.on_demand
             .get_or_init(|| {
                 let options = EngineOptions {
                     pooling: false,
                     ..self.options.clone()
                 };
-                crate::load::engine::build(&options)
+                let engine = crate::load::engine::build(&options, preemption)?;
+                if preemption == Preemption::Epoch {
+                    self.ticker.add(&engine);
+                }
+                Ok(engine)
             })
             .clone()
     }
@@ -71,12 +115,33 @@ impl WasmKind {
         let _ = self.kernel.set(Arc::downgrade(kernel));
     }
 
+    /// The compile cache of the default preemption mode.
     pub fn cache(&self) -> &CompileCache {
-        &self.cache
+        &self
+            .mode(self.options.preemption)
+            .expect("made by WasmKind::new")
+            .cache
+    }
+
+    /// The preemption modes the registry's hosts use, the default first.
+    fn modes_in_use(&self, registry: &Registry) -> Vec<Preemption> {
+        let default = self.options.preemption;
+        let mut used = vec![default];
+        for entry in registry.entries() {
+            if let EntryConfig::ProcessHost(h) = &entry.config {
+                let mode = h.preemption.unwrap_or(default);
+                if !used.contains(&mode) {
+                    used.push(mode);
+                }
+            }
+        }
+        used
     }
 }
 
 impl ProcessKind for WasmKind {
+    /// Every binary is verified and compiled once per preemption mode in use; problems
+    /// are reported from the first mode only (the others would repeat them).
     fn load(
         &self,
         registry: &Registry,
@@ -84,44 +149,72 @@ impl ProcessKind for WasmKind {
         diags: &mut Diagnostics,
     ) -> Ready {
         init_directories(registry, diags);
-        let engines = Engines {
-            primary: &self.engine,
-            fallback: &|| self.on_demand(),
-        };
-        let programs = crate::load::programs(registry, &engines, &self.cache, only, diags);
         let env = Arc::new(EnvSource::from_registry(registry));
-        let mut spawnable: Ready = Vec::new();
-        for (entry, wasm) in registry.wasm_entries() {
-            if let Some(problem) = stack_limit_problem(wasm, self.options.max_wasm_stack) {
-                let at = Location::entry(&entry.file, &entry.id);
-                diags.problem(at.with_field("limits.max_stack_bytes"), problem);
-                continue;
-            }
-            let Some(program) = programs.get(&entry.id) else {
-                continue; // not selected, or refused
+        let mut prepared: HashMap<EntryId, [Option<Arc<Prepared>>; 2]> = HashMap::new();
+        let mut repeated = Diagnostics::default();
+        for (n, preemption) in self.modes_in_use(registry).into_iter().enumerate() {
+            let diags: &mut Diagnostics = if n == 0 { &mut *diags } else { &mut repeated };
+            let mode = match self.mode(preemption) {
+                Ok(mode) => mode,
+                Err(message) => {
+                    diags.problem(Location::file(registry.root()), message);
+                    continue;
+                }
             };
-            match prepared::prepare(program.code.engine(), program, wasm) {
-                Ok(prepared) => spawnable.push((
-                    entry.id.clone(),
-                    Arc::new(WasmEntryReady {
-                        prepared: Arc::new(prepared),
-                        env: env.clone(),
-                        kernel: self.kernel.clone(),
-                    }),
-                )),
-                Err(message) => diags.problem(
-                    Location::entry(&entry.file, &entry.id).with_field("method"),
-                    message,
-                ),
+            let fallback = move || self.on_demand(preemption);
+            let engines = Engines {
+                primary: &mode.engine,
+                fallback: &fallback,
+            };
+            let programs = crate::load::programs(registry, &engines, &mode.cache, only, diags);
+            for (entry, wasm) in registry.wasm_entries() {
+                if let Some(problem) = stack_limit_problem(wasm, self.options.max_wasm_stack) {
+                    let at = Location::entry(&entry.file, &entry.id);
+                    diags.problem(at.with_field("limits.max_stack_bytes"), problem);
+                    continue;
+                }
+                let Some(program) = programs.get(&entry.id) else {
+                    continue; // not selected, or refused
+                };
+                match prepared::prepare(program.code.engine(), program, wasm) {
+                    Ok(ready) => {
+                        let slots = prepared.entry(entry.id.clone()).or_default();
+                        slots[mode_index(preemption)] = Some(Arc::new(ready));
+                    }
+                    Err(message) => diags.problem(
+                        Location::entry(&entry.file, &entry.id).with_field("method"),
+                        message,
+                    ),
+                }
             }
+            if n == 0 && prepared.is_empty() {
+                break; // nothing loaded: no other mode would differ
+            }
+        }
+        let mut spawnable: Ready = Vec::new();
+        for (entry, _) in registry.wasm_entries() {
+            let Some(slots) = prepared.remove(&entry.id) else {
+                continue;
+            };
+            if slots[mode_index(self.options.preemption)].is_none() {
+                continue; // refused in the mode whose problems were reported
+            }
+            spawnable.push((
+                entry.id.clone(),
+                Arc::new(WasmEntryReady {
+                    prepared: slots,
+                    env: env.clone(),
+                    kernel: self.kernel.clone(),
+                }),
+            ));
         }
         spawnable
     }
 }
 
-/// A linked wasm entry and the environment its processes read.
+/// A linked wasm entry (per preemption mode) and the environment its processes read.
 struct WasmEntryReady {
-    prepared: Arc<Prepared>,
+    prepared: [Option<Arc<Prepared>>; 2],
     env: Arc<EnvSource>,
     kernel: Arc<OnceLock<Weak<Kernel>>>,
 }
@@ -130,18 +223,22 @@ impl Spawnable for WasmEntryReady {
     fn body(self: Arc<Self>, args: Args) -> Body {
         Box::new(move |ctx| {
             let kernel = self.kernel.get().cloned().unwrap_or_default();
-            Box::pin(body::run(
-                self.prepared.clone(),
-                self.env.clone(),
-                args,
-                ctx,
-                kernel,
-            ))
+            let preemption = ctx.settings.preemption;
+            let Some(prepared) = self.prepared[mode_index(preemption)].clone() else {
+                return Box::pin(async move {
+                    ExitReason::failed(format!(
+                        "this entry was not compiled for hosts with host.preemption: {}",
+                        preemption.name()
+                    ))
+                    .into()
+                });
+            };
+            Box::pin(body::run(prepared, self.env.clone(), args, ctx, kernel))
         })
     }
 
     fn reads_events(&self) -> bool {
-        self.prepared.actor
+        self.prepared.iter().flatten().any(|p| p.actor)
     }
 }
 
