@@ -202,6 +202,9 @@ fn fuel_overhead(c: &mut Criterion) {
     // The same, metered: how much of the overhead is fuel itself.
     let metered = Engine::new(Config::new().consume_fuel(true)).unwrap();
     let metered_module = Module::from_file(&metered, guests().join("kernels.wasm")).unwrap();
+    // The same with epoch checks (the deadline never reached): what epoch costs alone.
+    let checked = Engine::new(Config::new().epoch_interruption(true)).unwrap();
+    let checked_module = Module::from_file(&checked, guests().join("kernels.wasm")).unwrap();
     // Our engine (pooling, fuel, yields every 100k) driven by `block_on`: the engine's
     // share of the overhead, without our scheduler or the cross-thread round trip.
     let ours = our_engine();
@@ -240,6 +243,21 @@ fn fuel_overhead(c: &mut Criterion) {
                 let mut store = Store::new(&metered, ());
                 store.set_fuel(u64::MAX).unwrap();
                 let instance = wasmtime::Instance::new(&mut store, &metered_module, &[]).unwrap();
+                let init = instance
+                    .get_typed_func::<(), ()>(&mut store, "_initialize")
+                    .unwrap();
+                init.call(&mut store, ()).unwrap();
+                let f = instance
+                    .get_typed_func::<i32, i32>(&mut store, name)
+                    .unwrap();
+                f.call(&mut store, n as i32).unwrap()
+            })
+        });
+        g.bench_function("plain_wasmtime_epoch_checks_no_yield", |b| {
+            b.iter(|| {
+                let mut store = Store::new(&checked, ());
+                store.set_epoch_deadline(u64::MAX);
+                let instance = wasmtime::Instance::new(&mut store, &checked_module, &[]).unwrap();
                 let init = instance
                     .get_typed_func::<(), ()>(&mut store, "_initialize")
                     .unwrap();
