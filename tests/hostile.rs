@@ -251,3 +251,108 @@ fn the_handle_limit_is_configurable() {
         "{error}"
     );
 }
+
+/// A project whose wasm entries are WAT modules written for the test (compiled with the
+/// `wat` crate, hashed like committed guests), each importing `wippy_actor`.
+fn wat_runtime(modules: &[(&str, &str, &str)]) -> TestRuntime {
+    let dir = tempfile::tempdir().unwrap();
+    let mut entries = format!(
+        "  - name: gen\n    kind: fs.directory\n    directory: {}\n",
+        dir.path().display()
+    );
+    for (name, wat, method) in modules {
+        let bytes = wat::parse_str(wat).unwrap();
+        std::fs::write(dir.path().join(format!("{name}.wasm")), &bytes).unwrap();
+        entries += &format!(
+            "  - name: {name}\n    kind: process.wasm\n    fs: t:gen\n    path: {name}.wasm\n    hash: sha256:{}\n    method: {method}\n    imports: [wippy:actor]\n",
+            sha256_hex(&bytes)
+        );
+    }
+    let rt = runtime(&entries);
+    std::mem::forget(dir); // the binaries were read at load; the folder may stay
+    rt
+}
+
+const ACTOR_IMPORTS: &str = r#"
+  (import "wippy_actor" "self" (func $self (param i32 i32) (result i32)))
+  (import "wippy_actor" "send" (func $send (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wippy_actor" "try_receive" (func $try_receive (result i32)))
+  (import "wippy_actor" "message_topic" (func $topic (param i32 i32) (result i32)))
+  (import "wippy_actor" "message_from" (func $from (param i32 i32) (result i32)))
+  (import "wippy_actor" "message_data" (func $data (param i32 i32) (result i32)))
+  (import "wippy_actor" "monitor" (func $monitor (param i32 i32) (result i32)))
+  (import "wippy_actor" "link" (func $link (param i32 i32) (result i32)))
+  (import "wippy_actor" "terminate" (func $terminate (param i32 i32) (result i32)))
+  (import "wippy_actor" "register" (func $register (param i32 i32) (result i32)))
+  (import "wippy_actor" "lookup" (func $lookup (param i32 i32 i32 i32) (result i32)))
+"#;
+
+#[test]
+fn message_readers_names_and_pid_functions_refuse_hostile_pointers_with_codes() {
+    // Every probe returns the host's answer; none may trap, crash or write out of bounds.
+    let probes = format!(
+        r#"(module {ACTOR_IMPORTS}
+  (memory (export "memory") 1)
+  (data (i32.const 0) "t")
+  (data (i32.const 16) "me")
+  (func (export "probe") (param $k i32) (result i32) (local $len i32)
+    ;; 0-1: no current message yet
+    (if (i32.eq (local.get $k) (i32.const 0)) (then (return (call $topic (i32.const 0) (i32.const 16)))))
+    (if (i32.eq (local.get $k) (i32.const 1)) (then (return (call $from (i32.const 0xffff0000) (i32.const 16)))))
+    ;; a message to itself, so one is current
+    (local.set $len (call $self (i32.const 100) (i32.const 200)))
+    (drop (call $send (i32.const 100) (local.get $len) (i32.const 0) (i32.const 1) (i32.const 1) (i32.const 0) (i32.const 1)))
+    (drop (call $try_receive))
+    ;; 2-4: buffers outside memory, just past its end, wrapping past 4 GiB
+    (if (i32.eq (local.get $k) (i32.const 2)) (then (return (call $topic (i32.const 0xfffffff0) (i32.const 64)))))
+    (if (i32.eq (local.get $k) (i32.const 3)) (then (return (call $data (i32.const 65536) (i32.const 1)))))
+    (if (i32.eq (local.get $k) (i32.const 4)) (then (return (call $from (i32.const -1) (i32.const -1)))))
+    ;; 5-7: pids read from outside memory, or too long to be a pid
+    (if (i32.eq (local.get $k) (i32.const 5)) (then (return (call $monitor (i32.const 0xfffffff0) (i32.const 100)))))
+    (if (i32.eq (local.get $k) (i32.const 6)) (then (return (call $link (i32.const 0) (i32.const 0x7fffffff)))))
+    (if (i32.eq (local.get $k) (i32.const 7)) (then (return (call $terminate (i32.const 65530) (i32.const 100)))))
+    ;; 8-9: a name found, its pid written outside memory; a name read from outside it
+    (drop (call $register (i32.const 16) (i32.const 2)))
+    (if (i32.eq (local.get $k) (i32.const 8)) (then (return (call $lookup (i32.const 16) (i32.const 2) (i32.const 0xfffffff0) (i32.const 64)))))
+    (if (i32.eq (local.get $k) (i32.const 9)) (then (return (call $lookup (i32.const 0xfffffff0) (i32.const 10) (i32.const 0) (i32.const 0)))))
+    ;; 10: the message is still readable after all that
+    (call $topic (i32.const 200) (i32.const 16)))
+)"#
+    );
+    // No exported memory: every function that reads or writes guest memory says FAULT.
+    let memoryless = format!(
+        r#"(module {ACTOR_IMPORTS}
+  (func (export "probe") (param $k i32) (result i32)
+    (if (i32.eq (local.get $k) (i32.const 0)) (then (return (call $self (i32.const 0) (i32.const 64)))))
+    (if (i32.eq (local.get $k) (i32.const 1)) (then (return (call $register (i32.const 0) (i32.const 2)))))
+    (call $send (i32.const 0) (i32.const 4) (i32.const 0) (i32.const 1) (i32.const 1) (i32.const 0) (i32.const 1)))
+)"#
+    );
+    let rt = wat_runtime(&[("probes", &probes, "probe"), ("bare", &memoryless, "probe")]);
+    const FAULT: i64 = -8;
+    const NO_MESSAGE: i64 = -9;
+    const INVALID_TARGET: i64 = -5;
+    let expected = [
+        NO_MESSAGE,
+        NO_MESSAGE,
+        FAULT,
+        FAULT,
+        FAULT,
+        FAULT,
+        INVALID_TARGET,
+        FAULT,
+        FAULT,
+        FAULT,
+        1, // the topic "t"
+    ];
+    for (k, want) in expected.into_iter().enumerate() {
+        let r = run_to_exit(&rt, "t:probes", vec![Value::Int(k as i64)]);
+        assert_eq!(r.error(), None, "probe {k}");
+        assert_eq!(r.value, Value::Int(want), "probe {k}");
+    }
+    for k in 0..3 {
+        let r = run_to_exit(&rt, "t:bare", vec![Value::Int(k)]);
+        assert_eq!(r.error(), None, "memoryless probe {k}");
+        assert_eq!(r.value, Value::Int(FAULT), "memoryless probe {k}");
+    }
+}
