@@ -105,10 +105,38 @@ fn spawn_core(c: &mut Criterion) {
             })
         })
     });
-    let (rt, _d, _c) = runtime(&guest("worker", "worker.wasm", "compute", ""), 1, |_| {});
+    g.bench_function("std_mpsc_round_trip_floor", |b| {
+        b.iter_custom(mpsc_round_trips)
+    });
+    let fan_dir = tempfile::tempdir().unwrap();
+    let fan = wat::parse_str(FAN).unwrap();
+    std::fs::write(fan_dir.path().join("fan.wasm"), &fan).unwrap();
+    let entries = guest("worker", "worker.wasm", "compute", "")
+        + &format!(
+            "  - name: gen\n    kind: fs.directory\n    directory: {}\n  - name: fan\n    kind: process.wasm\n    fs: b:gen\n    path: fan.wasm\n    hash: sha256:{}\n    method: fan\n    imports: [wippy:actor]\n",
+            fan_dir.path().display(),
+            wippy_wasm::testing::to_hex(&wippy_wasm::testing::sha256(&fan))
+        );
+    let (rt, _d, _c) = runtime(&entries, 1, |_| {});
     g.bench_function("wippy_spawn_monitored", |b| {
         b.iter_custom(|iters| {
             spawn_batches(&rt, "b:worker", &[Value::Int(6), Value::Int(7)], iters)
+        })
+    });
+    g.bench_function("wippy_in_worker_from_a_wasm_parent", |b| {
+        b.iter_custom(|iters| {
+            let me = Mailbox::new();
+            let start = Instant::now();
+            let mut left = iters;
+            while left > 0 {
+                let n = left.min(1000);
+                rt.spawn_monitored(&me, "b:fan", HOST, vec![Value::Int(n as i64)])
+                    .unwrap();
+                let exit = me.receive(Duration::from_secs(60)).unwrap();
+                assert_eq!(exit.result.value, Value::Int(n as i64), "{:?}", exit.result);
+                left -= n;
+            }
+            start.elapsed()
         })
     });
     g.finish();
@@ -349,30 +377,58 @@ fn ping_pong(rt: &wippy_wasm::Runtime, iters: u64) -> Duration {
 
 /// Message round trips between two wasm processes, on one worker and across two, beside
 /// the floor of a cross-thread round trip (two threads and two std channels).
+/// `iters` round trips between two threads over two `std::sync::mpsc` channels: the
+/// floor of anything that hands work to another thread and waits for the answer.
+fn mpsc_round_trips(iters: u64) -> Duration {
+    let (to_pong, pong_in) = std::sync::mpsc::channel::<u64>();
+    let (to_ping, ping_in) = std::sync::mpsc::channel::<u64>();
+    let pong = std::thread::spawn(move || {
+        while let Ok(n) = pong_in.recv() {
+            if to_ping.send(n).is_err() {
+                break;
+            }
+        }
+    });
+    let start = Instant::now();
+    for i in 0..iters {
+        to_pong.send(i).unwrap();
+        assert_eq!(ping_in.recv().unwrap(), i);
+    }
+    let elapsed = start.elapsed();
+    drop(to_pong);
+    pong.join().unwrap();
+    elapsed
+}
+
+/// A wasm parent that spawns `n` `b:worker` children (`compute(6, 7)`) monitored on its
+/// own host and waits for their `n` EXITs: spawns from inside a process, no thread hop.
+const FAN: &str = r#"(module
+  (import "wippy_actor" "spawn" (func $spawn (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wippy_actor" "receive" (func $receive (param i64) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "b:worker")
+  (data (i32.const 16) "b:host")
+  (data (i32.const 32) "[6,7]")
+  (func (export "fan") (param $n i64) (result i64) (local $i i64)
+    (block $spawned (loop $spawn
+      (br_if $spawned (i64.ge_u (local.get $i) (local.get $n)))
+      (if (i32.lt_s (call $spawn (i32.const 0) (i32.const 8) (i32.const 16) (i32.const 6)
+                               (i32.const 32) (i32.const 5) (i32.const 1) (i32.const 64) (i32.const 1024))
+                    (i32.const 0))
+        (then (return (i64.const -1))))
+      (local.set $i (i64.add (local.get $i) (i64.const 1)))
+      (br $spawn)))
+    (local.set $i (i64.const 0))
+    (block $gathered (loop $wait
+      (br_if $gathered (i64.ge_u (local.get $i) (local.get $n)))
+      (drop (call $receive (i64.const -1)))
+      (local.set $i (i64.add (local.get $i) (i64.const 1)))
+      (br $wait)))
+    (local.get $n)))"#;
+
 fn message_round_trip(c: &mut Criterion) {
     let mut g = c.benchmark_group("9_message_round_trip");
-    g.bench_function("std_mpsc_two_threads", |b| {
-        b.iter_custom(|iters| {
-            let (to_pong, pong_in) = std::sync::mpsc::channel::<u64>();
-            let (to_ping, ping_in) = std::sync::mpsc::channel::<u64>();
-            let pong = std::thread::spawn(move || {
-                while let Ok(n) = pong_in.recv() {
-                    if to_ping.send(n).is_err() {
-                        break;
-                    }
-                }
-            });
-            let start = Instant::now();
-            for i in 0..iters {
-                to_pong.send(i).unwrap();
-                assert_eq!(ping_in.recv().unwrap(), i);
-            }
-            let elapsed = start.elapsed();
-            drop(to_pong);
-            pong.join().unwrap();
-            elapsed
-        })
-    });
+    g.bench_function("std_mpsc_two_threads", |b| b.iter_custom(mpsc_round_trips));
     let actors = guest(
         "pong",
         "actors.wasm",
