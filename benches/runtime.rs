@@ -218,6 +218,20 @@ fn step_switch(c: &mut Criterion) {
 
 /// Compute kernels (C, wasi-libc) at the default fuel slice, against plain wasmtime
 /// with no fuel at all.
+/// Instantiates a kernels module in `store` (set up by the caller), runs its
+/// `_initialize`, then `name(n)`, synchronously: the plain-wasmtime baselines.
+fn call_kernel(mut store: Store<()>, module: &Module, name: &str, n: i64) -> i32 {
+    let instance = wasmtime::Instance::new(&mut store, module, &[]).unwrap();
+    let init = instance
+        .get_typed_func::<(), ()>(&mut store, "_initialize")
+        .unwrap();
+    init.call(&mut store, ()).unwrap();
+    let f = instance
+        .get_typed_func::<i32, i32>(&mut store, name)
+        .unwrap();
+    f.call(&mut store, n as i32).unwrap()
+}
+
 fn fuel_overhead(c: &mut Criterion) {
     let kernels: [(&str, i64); 4] = [
         ("sieve", 2_000_000),
@@ -254,46 +268,21 @@ fn fuel_overhead(c: &mut Criterion) {
         g.sample_size(10);
         g.bench_function("plain_wasmtime_no_fuel", |b| {
             b.iter(|| {
-                let mut store = Store::new(&plain, ());
-                let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
-                let init = instance
-                    .get_typed_func::<(), ()>(&mut store, "_initialize")
-                    .unwrap();
-                init.call(&mut store, ()).unwrap();
-                let f = instance
-                    .get_typed_func::<i32, i32>(&mut store, name)
-                    .unwrap();
-                f.call(&mut store, n as i32).unwrap()
+                call_kernel(Store::new(&plain, ()), &module, name, n)
             })
         });
         g.bench_function("plain_wasmtime_fuel_no_yield", |b| {
             b.iter(|| {
                 let mut store = Store::new(&metered, ());
                 store.set_fuel(u64::MAX).unwrap();
-                let instance = wasmtime::Instance::new(&mut store, &metered_module, &[]).unwrap();
-                let init = instance
-                    .get_typed_func::<(), ()>(&mut store, "_initialize")
-                    .unwrap();
-                init.call(&mut store, ()).unwrap();
-                let f = instance
-                    .get_typed_func::<i32, i32>(&mut store, name)
-                    .unwrap();
-                f.call(&mut store, n as i32).unwrap()
+                call_kernel(store, &metered_module, name, n)
             })
         });
         g.bench_function("plain_wasmtime_epoch_checks_no_yield", |b| {
             b.iter(|| {
                 let mut store = Store::new(&checked, ());
                 store.set_epoch_deadline(u64::MAX);
-                let instance = wasmtime::Instance::new(&mut store, &checked_module, &[]).unwrap();
-                let init = instance
-                    .get_typed_func::<(), ()>(&mut store, "_initialize")
-                    .unwrap();
-                init.call(&mut store, ()).unwrap();
-                let f = instance
-                    .get_typed_func::<i32, i32>(&mut store, name)
-                    .unwrap();
-                f.call(&mut store, n as i32).unwrap()
+                call_kernel(store, &checked_module, name, n)
             })
         });
         g.bench_function("our_engine_block_on", |b| {
