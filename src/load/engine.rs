@@ -1,4 +1,4 @@
-//! The one wasmtime [`Engine`] a runtime uses, and the knobs that shape it.
+//! The wasmtime [`Engine`]s a runtime uses (one per preemption mode, pooled or on demand), and the knobs that shape them.
 
 use std::path::PathBuf;
 
