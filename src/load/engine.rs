@@ -1,4 +1,5 @@
-//! The wasmtime [`Engine`]s a runtime uses (one per preemption mode, pooled or on demand), and the knobs that shape them.
+//! The wasmtime [`Engine`]s a runtime uses (one per preemption mode, pooled or on
+//! demand), and the knobs that shape them.
 
 use std::path::PathBuf;
 
