@@ -267,9 +267,7 @@ fn fuel_overhead(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("4_fuel_overhead_{name}"));
         g.sample_size(10);
         g.bench_function("plain_wasmtime_no_fuel", |b| {
-            b.iter(|| {
-                call_kernel(Store::new(&plain, ()), &module, name, n)
-            })
+            b.iter(|| call_kernel(Store::new(&plain, ()), &module, name, n))
         });
         g.bench_function("plain_wasmtime_fuel_no_yield", |b| {
             b.iter(|| {

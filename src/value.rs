@@ -181,3 +181,64 @@ impl Value {
         }
     }
 }
+
+/// As JSON, the same mapping as [`Value::to_json`] (bytes as an array of numbers, a
+/// non-finite float as null), written straight to the output with no tree in between.
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::Float(x) if x.is_finite() => s.serialize_f64(*x),
+            Value::Float(_) => s.serialize_unit(),
+            Value::String(text) => s.serialize_str(text),
+            Value::Bytes(bytes) => {
+                let mut seq = s.serialize_seq(Some(bytes.len()))?;
+                for b in bytes {
+                    seq.serialize_element(b)?;
+                }
+                seq.end()
+            }
+            Value::List(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Value::Map(entries) => {
+                let mut map = s.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializing_writes_what_to_json_builds() {
+        let v = Value::map([
+            ("n", Value::Int(-3)),
+            ("x", Value::Float(1.5)),
+            ("nan", Value::Float(f64::NAN)),
+            ("b", Value::Bytes(vec![0, 255])),
+            (
+                "list",
+                Value::List(vec![
+                    Value::Null,
+                    Value::Bool(true),
+                    Value::String("s".into()),
+                ]),
+            ),
+        ]);
+        assert_eq!(serde_json::to_string(&v).unwrap(), v.to_json().to_string());
+    }
+}

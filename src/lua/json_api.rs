@@ -20,7 +20,7 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
                 Ok(value) => value,
                 Err(e) => return Ok((None, Some(format!("json.encode: {e}")))),
             };
-            match serde_json::to_string(&value.to_json()) {
+            match serde_json::to_string(&value) {
                 Ok(text) => Ok((Some(text), None)),
                 Err(e) => Ok((None, Some(format!("json.encode: {e}")))),
             }

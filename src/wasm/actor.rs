@@ -242,7 +242,10 @@ pub(super) fn encode(value: &Value) -> (Format, Vec<u8>) {
     match value {
         Value::String(s) => (Format::Text, s.clone().into_bytes()),
         Value::Bytes(b) => (Format::Bytes, b.clone()),
-        other => (Format::Json, other.to_json().to_string().into_bytes()),
+        other => (
+            Format::Json,
+            serde_json::to_vec(other).expect("a value always serializes as JSON"),
+        ),
     }
 }
 
@@ -278,15 +281,29 @@ fn incoming_event(e: Event) -> Incoming {
         }
         _ => e.result.error(),
     };
-    let body = serde_json::json!({
-        "from": e.from.to_string(),
-        "result": { "value": e.result.value.to_json(), "error": error },
-    });
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        from: &'a str,
+        result: Outcome<'a>,
+    }
+    #[derive(serde::Serialize)]
+    struct Outcome<'a> {
+        value: &'a Value,
+        error: Option<String>,
+    }
+    let from = e.from.to_string();
+    let body = Body {
+        from: &from,
+        result: Outcome {
+            value: &e.result.value,
+            error,
+        },
+    };
     Incoming {
-        from: e.from.to_string(),
+        data: serde_json::to_vec(&body).expect("a value always serializes as JSON"),
+        from,
         topic: topic.to_owned(),
         format: Format::Json,
-        data: body.to_string().into_bytes(),
     }
 }
 
