@@ -182,7 +182,7 @@ impl Value {
     }
 }
 
-/// As JSON, the same mapping as [`Value::to_json`] (bytes as an array of numbers, a
+/// As JSON, the same mapping as `Value::to_json` (bytes as an array of numbers, a
 /// non-finite float as null), written straight to the output with no tree in between.
 impl serde::Serialize for Value {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
