@@ -474,17 +474,9 @@ fn lua_spawn(c: &mut Criterion) {
     let mut g = c.benchmark_group("11_lua_spawn_exit");
     g.bench_function("bare_mlua_state_load_call", |b| {
         b.iter(|| {
-            use mlua::{Lua, LuaOptions, StdLib};
-            let lua = Lua::new_with(
-                StdLib::TABLE
-                    | StdLib::STRING
-                    | StdLib::MATH
-                    | StdLib::UTF8
-                    | StdLib::COROUTINE
-                    | StdLib::OS,
-                LuaOptions::new(),
-            )
-            .unwrap();
+            use mlua::{Lua, LuaOptions};
+            let lua =
+                Lua::new_with(wippy_wasm::testing::lua_std_libs(), LuaOptions::new()).unwrap();
             let module: mlua::Table = lua.load(SCRIPT).eval().unwrap();
             let main: mlua::Function = module.get("main").unwrap();
             assert_eq!(main.call::<i64>(()).unwrap(), 1);

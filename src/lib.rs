@@ -88,6 +88,6 @@ pub mod testing {
     pub use crate::load::engine::{build as build_engine, EngineOptions};
     pub use crate::load::hash::{sha256, to_hex};
     pub use crate::load::kind::BinaryKind;
-    pub use crate::lua::{from_lua, to_lua};
+    pub use crate::lua::{from_lua, std_libs as lua_std_libs, to_lua};
     pub use crate::wasm::convert;
 }

@@ -65,6 +65,12 @@ fn stderr_sink(ctx: &ProcessCtx) -> logger_api::Sink {
     }
 }
 
+/// The standard libraries a Lua process's state opens (`os` is cut down to the clock in
+/// `install_support`). The bench's bare-mlua baseline opens the same.
+pub fn std_libs() -> StdLib {
+    StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::UTF8 | StdLib::COROUTINE | StdLib::OS
+}
+
 /// Lua VM instructions per Step: a busy script yields after this many.
 pub(crate) const INSTRUCTION_SLICE: u32 = 10_000;
 
@@ -290,15 +296,7 @@ async fn run(script: &Script, args: Args, ctx: &ProcessCtx) -> ExitResult {
 }
 
 fn new_state(script: &Script, ctx: &ProcessCtx, words: Vec<String>) -> mlua::Result<Lua> {
-    let lua = Lua::new_with(
-        StdLib::TABLE
-            | StdLib::STRING
-            | StdLib::MATH
-            | StdLib::UTF8
-            | StdLib::COROUTINE
-            | StdLib::OS,
-        LuaOptions::new(),
-    )?;
+    let lua = Lua::new_with(std_libs(), LuaOptions::new())?;
     lua.set_memory_limit(MEMORY_LIMIT)?;
     // Everything built from here to the script is live: a collection would only walk it.
     lua.gc_stop();
