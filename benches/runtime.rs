@@ -172,6 +172,78 @@ fn spawn_component(c: &mut Criterion) {
     g.finish();
 }
 
+/// Store data for the preview-3 baseline: what wasmtime-wasi needs, nothing of ours.
+struct BareWasi {
+    ctx: wasmtime_wasi::WasiCtx,
+    table: wasmtime::component::ResourceTable,
+}
+
+impl wasmtime_wasi::WasiView for BareWasi {
+    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
+        wasmtime_wasi::WasiCtxView {
+            ctx: &mut self.ctx,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// A WASI 0.3 component (async `run`, no arguments: it returns at once) on the
+/// concurrent engine our runtime gives such components, against the same engine in bare
+/// wasmtime.
+fn spawn_p3_component(c: &mut Criterion) {
+    use wasmtime::component::{Component, Linker as CLinker, Val as CVal};
+    let mut g = c.benchmark_group("2b_spawn_exit_p3_component");
+    let engine = wippy_wasm::testing::build_concurrent_engine(
+        &EngineOptions {
+            max_instances: 2_000,
+            cache_dir: None,
+            ..EngineOptions::default()
+        },
+        wippy_wasm::Preemption::Fuel,
+    )
+    .unwrap();
+    let component = Component::from_file(&engine, guests().join("p3_sleeper.wasm")).unwrap();
+    let mut linker = CLinker::<BareWasi>::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
+    wasmtime_wasi::p3::add_to_linker(&mut linker).unwrap();
+    let pre = linker.instantiate_pre(&component).unwrap();
+    let run = component
+        .get_export_index(None, "wasi:cli/run@0.3.0")
+        .unwrap();
+    let run = component.get_export_index(Some(&run), "run").unwrap();
+    g.bench_function("bare_wasmtime", |b| {
+        b.iter(|| {
+            block_on(async {
+                let data = BareWasi {
+                    ctx: wasmtime_wasi::WasiCtx::builder().build(),
+                    table: wasmtime::component::ResourceTable::new(),
+                };
+                let mut store = Store::new(&engine, data);
+                store.set_fuel(u64::MAX).unwrap();
+                store
+                    .fuel_async_yield_interval(Some(wippy_wasm::DEFAULT_FUEL_SLICE))
+                    .unwrap();
+                let instance = pre.instantiate_async(&mut store).await.unwrap();
+                let f = instance.get_func(&mut store, run).unwrap();
+                let mut out = [CVal::Bool(false)];
+                f.call_async(&mut store, &[], &mut out).await.unwrap();
+                out
+            })
+        })
+    });
+    let entry = guest(
+        "p3",
+        "p3_sleeper.wasm",
+        "wasi:cli/run#run",
+        "    imports: [wasi:cli, wasi:clocks]\n",
+    );
+    let (rt, _d, _c) = runtime(&entry, 1, |_| {});
+    g.bench_function("wippy_spawn_monitored", |b| {
+        b.iter_custom(|iters| spawn_batches(&rt, "b:p3", &[], iters))
+    });
+    g.finish();
+}
+
 /// Two guests that each burn `BURN` iterations, yielding every slice: ours interleaves
 /// them on one worker; the baseline runs the same calls back to back under `block_on`,
 /// which re-polls at once after each yield.
@@ -497,6 +569,7 @@ criterion_group!(
     supervised_restart,
     spawn_core,
     spawn_component,
+    spawn_p3_component,
     step_switch,
     fuel_overhead,
     slice_sweep,

@@ -85,7 +85,9 @@ pub use value::Value;
 #[doc(hidden)]
 #[allow(missing_docs)]
 pub mod testing {
-    pub use crate::load::engine::{build as build_engine, EngineOptions};
+    pub use crate::load::engine::{
+        build as build_engine, build_concurrent as build_concurrent_engine, EngineOptions,
+    };
     pub use crate::load::hash::{sha256, to_hex};
     pub use crate::load::kind::BinaryKind;
     pub use crate::lua::{from_lua, std_libs as lua_std_libs, to_lua};

@@ -175,6 +175,62 @@ fn a_preview2_component_sleeps_on_our_timers() {
     );
 }
 
+/// A `p3_sleeper` entry (WASI 0.3, component-model async): it sleeps once per argument of
+/// `args` (milliseconds), all at once, and returns ok only if the time that passed is the
+/// longest sleep and less than the sum.
+fn p3_sleeper(name: &str, args: &str) -> String {
+    guest(
+        name,
+        "p3_sleeper.wasm",
+        "wasi:cli/run#run",
+        &format!("    imports: [wasi:cli, wasi:clocks]\n    wasi:\n      args: [{args}]\n"),
+    )
+}
+
+#[test]
+fn a_preview3_component_waits_on_our_timers_several_at_once() {
+    let entries = p3_sleeper("two", "\"100\", \"250\"")
+        + &p3_sleeper("one", "\"40\"")
+        + &p3_sleeper("bad", "\"100\", soon");
+    let rt = runtime_with(&entries, |o| {
+        o.clock(ClockKind::Virtual);
+    });
+    let ok = wippy_wasm::ExitResult::ok(Value::map([("ok", Value::Null)]));
+    // On virtual time both bounds are exact: 250 ms passed, not 350 (one after another)
+    // and not 0 (a sleep that did not park).
+    assert_eq!(run_to_exit(&rt, "t:two", vec![]), ok);
+    assert_eq!(run_to_exit(&rt, "t:one", vec![]), ok);
+    // The guest's own failure path: an argument that is not a number.
+    assert_eq!(
+        run_to_exit(&rt, "t:bad", vec![]),
+        wippy_wasm::ExitResult::ok(Value::map([("err", Value::Null)]))
+    );
+}
+
+#[test]
+fn a_preview3_component_parks_without_holding_its_neighbours() {
+    let p2 = guest(
+        "nap",
+        "sleeper_component.wasm",
+        "nap",
+        "    imports: [wasi:cli, wasi:io, wasi:clocks, wasi:filesystem, wasi:random]\n",
+    );
+    let rt = runtime_with(&(p3_sleeper("p3", "\"500\"") + &p2), |o| {
+        o.clock(ClockKind::Virtual);
+    });
+    let me = Mailbox::new();
+    let p3 = rt.spawn_monitored(&me, "t:p3", HOST, vec![]).unwrap();
+    let p2 = rt
+        .spawn_monitored(&me, "t:nap", HOST, vec![Value::Int(100)])
+        .unwrap();
+    // The preview-2 sleeper, spawned second with the shorter sleep, ends first: the
+    // preview-3 process parked in its wait instead of blocking the worker.
+    let first = me.receive(WAIT).unwrap();
+    let second = me.receive(WAIT).unwrap();
+    assert_eq!((first.from, first.result.is_ok()), (p2, true));
+    assert_eq!((second.from, second.result.is_ok()), (p3, true));
+}
+
 #[test]
 fn guest_output_under_a_process_host_is_line_buffered_and_tagged() {
     let (rt, lines) = captured(&probe("hello", "args, a", ""));

@@ -63,6 +63,8 @@ component types src/types.c types.wasm
 component sleeper src/sleeper_component.c sleeper_component.wasm
 component http-worker src/http_worker.c http_worker.wasm
 component actor-guest src/actor_component.c actor_component.wasm wit/actor
+# WASI 0.3: an async `run` export and async imports (component-model async).
+component p3-sleeper src/p3_sleeper.c p3_sleeper.wasm wit/p3
 
 python3 update_hashes.py
 ls -l "$out"

@@ -10,7 +10,12 @@ use super::kind::BinaryKind;
 #[derive(Clone)]
 pub enum Code {
     Core(Module),
-    Component(Component),
+    Component {
+        component: Component,
+        /// Loaded into the concurrent engine: it uses component-model async (WASI 0.3),
+        /// so it is linked with preview 3 and its calls run on wasmtime's concurrent path.
+        concurrent: bool,
+    },
 }
 
 impl Code {
@@ -18,19 +23,32 @@ impl Code {
     pub fn engine(&self) -> &Engine {
         match self {
             Code::Core(m) => m.engine(),
-            Code::Component(c) => c.engine(),
+            Code::Component { component, .. } => component.engine(),
         }
     }
 }
 
-/// The engines a binary may be loaded into: the pooled one, and an on-demand one (same
-/// code-generation settings, so the same compiled bytes) for binaries whose memories,
-/// tables or instances do not fit a pool slot.
-pub struct Engines<'a> {
-    /// The runtime's engine (pooled, unless the runtime asked for none).
-    pub primary: &'a Engine,
+/// One engine configuration a binary may be loaded into: a primary engine (pooled, unless
+/// the runtime asked for none), an on-demand one with the same code-generation settings
+/// (so the same compiled bytes) for binaries whose memories, tables or instances do not
+/// fit a pool slot, and the compile cache of that code.
+pub trait EngineSet: Sync {
+    /// The engine binaries go to first.
+    fn primary(&self) -> &Engine;
     /// Made on first need: most projects never need it.
-    pub fallback: &'a (dyn Fn() -> Result<Engine, String> + Sync),
+    fn on_demand(&self) -> Result<Engine, String>;
+    /// Where code compiled for this configuration is cached.
+    fn cache(&self) -> &CompileCache;
+}
+
+/// The engine configurations a binary may be loaded into.
+pub struct Engines<'a> {
+    /// The runtime's engines.
+    pub plain: &'a dyn EngineSet,
+    /// The engines with concurrency support, for components the plain ones refuse because
+    /// they use component-model async (their code differs, and so does their cache). Made
+    /// on first need.
+    pub concurrent: &'a (dyn Fn() -> Result<&'a dyn EngineSet, String> + Sync),
 }
 
 /// Compiles `bytes` (already hash-verified as `sha`), using and filling the cache.
@@ -39,17 +57,37 @@ pub struct Engines<'a> {
 /// loaded into the primary engine; one that refuses it for its pool's limits (two
 /// memories, a table of 47,000 elements, many core instances) gets it loaded into the
 /// on-demand engine instead. So nothing `wasmtime run` accepts is refused for the pool,
-/// and a refusal never throws a minute of compiling away.
+/// and a refusal never throws a minute of compiling away. A component the plain engines
+/// refuse to compile is tried on the concurrent ones: those that use component-model
+/// async run there, and for any other the plain engines' error stands.
 pub fn compile(
     engines: &Engines<'_>,
-    cache: &CompileCache,
     bytes: &[u8],
     sha: &[u8; 32],
     kind: BinaryKind,
 ) -> Result<Code, String> {
+    let refused = match compile_into(engines.plain, bytes, sha, kind, false) {
+        Err(refused) if kind == BinaryKind::Component => refused,
+        done => return done,
+    };
+    let Ok(concurrent) = (engines.concurrent)() else {
+        return Err(refused);
+    };
+    compile_into(concurrent, bytes, sha, kind, true).map_err(|_| refused)
+}
+
+/// Compiles for `set` through its cache, and loads the code into one of its engines.
+fn compile_into(
+    set: &dyn EngineSet,
+    bytes: &[u8],
+    sha: &[u8; 32],
+    kind: BinaryKind,
+    concurrent: bool,
+) -> Result<Code, String> {
+    let cache = set.cache();
     let entry = cache.entry_for(sha, kind);
     if let Some(payload) = entry.as_ref().and_then(|e| cache.read(e)) {
-        match load_anywhere(engines, &payload, kind) {
+        match load_anywhere(set, &payload, kind, concurrent) {
             Ok(code) => {
                 cache.record_hit();
                 return Ok(code);
@@ -63,35 +101,42 @@ pub fn compile(
         }
     }
     let compiled = match kind {
-        BinaryKind::CoreModule => engines.primary.precompile_module(bytes),
-        BinaryKind::Component => engines.primary.precompile_component(bytes),
+        BinaryKind::CoreModule => set.primary().precompile_module(bytes),
+        BinaryKind::Component => set.primary().precompile_component(bytes),
     }
     .map_err(|e| format!("invalid {}: {e:#}", kind.name()))?;
     if let Some(entry) = &entry {
         cache.write(entry, &compiled);
     }
-    load_anywhere(engines, &compiled, kind).map_err(|e| format!("invalid {}: {e:#}", kind.name()))
+    load_anywhere(set, &compiled, kind, concurrent)
+        .map_err(|e| format!("invalid {}: {e:#}", kind.name()))
 }
 
-/// Loads compiled bytes into the primary engine, or into the on-demand one if the
+/// Loads compiled bytes into the set's primary engine, or into its on-demand one if the
 /// primary's pool cannot hold them. The primary's refusal is the error if both refuse.
 fn load_anywhere(
-    engines: &Engines<'_>,
+    set: &dyn EngineSet,
     payload: &[u8],
     kind: BinaryKind,
+    concurrent: bool,
 ) -> wasmtime::Result<Code> {
-    let refused = match load(engines.primary, payload, kind) {
+    let refused = match load(set.primary(), payload, kind, concurrent) {
         Ok(code) => return Ok(code),
         Err(refused) => refused,
     };
-    match (engines.fallback)() {
-        Ok(on_demand) => load(&on_demand, payload, kind).map_err(|_| refused),
+    match set.on_demand() {
+        Ok(on_demand) => load(&on_demand, payload, kind, concurrent).map_err(|_| refused),
         Err(_) => Err(refused),
     }
 }
 
-/// Loads compiled bytes into `engine`.
-fn load(engine: &Engine, payload: &[u8], kind: BinaryKind) -> wasmtime::Result<Code> {
+/// Loads compiled bytes into `engine` (`concurrent`: the engine has concurrency support).
+fn load(
+    engine: &Engine,
+    payload: &[u8],
+    kind: BinaryKind,
+    concurrent: bool,
+) -> wasmtime::Result<Code> {
     // SAFETY: `payload` was produced by `precompile_*` of an engine with these
     // code-generation settings: just now, or (from the cache) in an earlier run, the cache's
     // envelope showing the file undamaged and written for this binary and engine. (It is
@@ -100,7 +145,12 @@ fn load(engine: &Engine, payload: &[u8], kind: BinaryKind) -> wasmtime::Result<C
     unsafe {
         match kind {
             BinaryKind::CoreModule => Module::deserialize(engine, payload).map(Code::Core),
-            BinaryKind::Component => Component::deserialize(engine, payload).map(Code::Component),
+            BinaryKind::Component => {
+                Component::deserialize(engine, payload).map(|component| Code::Component {
+                    component,
+                    concurrent,
+                })
+            }
         }
     }
 }

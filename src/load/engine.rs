@@ -52,16 +52,38 @@ pub(crate) fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("wippy-wasm"))
 }
 
-/// Builds an engine: fuel metering (slices and CPU quotas) or epoch interruption, as
-/// `preemption` says (code compiled for one does not run on the other), exceptions on (many
-/// toolchains emit them), the component model without its async ABI (a rejected call
-/// cannot poison an instance, and spawns are ~2x cheaper), and the pooling allocator.
 /// Bytes of each pooled memory and table kept resident across reuse (see `build`).
 pub(crate) const KEEP_RESIDENT: usize = 128 << 10;
 
 /// The engine for `options` and `preemption`; fails if wasmtime refuses them (a pool
 /// larger than the address space).
 pub fn build(options: &EngineOptions, preemption: Preemption) -> Result<Engine, String> {
+    configure(options, preemption, false)
+}
+
+/// The engine for components that use component-model async (WASI 0.3 programs), with
+/// concurrency support, which makes every component call dearer (~3x a small spawn), so
+/// only the entries that need it get it. Its pool has a quarter of `max_instances` slots
+/// (at least one): a second pool reserves its address space a second time, and WASI 0.3
+/// programs are the few.
+pub fn build_concurrent(options: &EngineOptions, preemption: Preemption) -> Result<Engine, String> {
+    let quarter = EngineOptions {
+        max_instances: (options.max_instances / 4).max(1),
+        ..options.clone()
+    };
+    configure(&quarter, preemption, true)
+}
+
+/// Builds an engine: fuel metering (slices and CPU quotas) or epoch interruption, as
+/// `preemption` says (code compiled for one does not run on the other), exceptions on (many
+/// toolchains emit them), the component model, with its async ABI only when `concurrent`
+/// (without it a rejected call cannot poison an instance, and spawns are ~3x cheaper), and
+/// the pooling allocator when `options.pooling`.
+fn configure(
+    options: &EngineOptions,
+    preemption: Preemption,
+    concurrent: bool,
+) -> Result<Engine, String> {
     let mut pool = PoolingAllocationConfig::new();
     let n = options.max_instances.max(1);
     // The per-component maxima equal the totals: the pool then refuses at load (not at
@@ -87,7 +109,8 @@ pub fn build(options: &EngineOptions, preemption: Preemption) -> Result<Engine, 
         .epoch_interruption(preemption == Preemption::Epoch)
         .wasm_exceptions(true)
         .wasm_component_model(true)
-        .concurrency_support(false)
+        .concurrency_support(concurrent)
+        .wasm_component_model_async(concurrent)
         .max_wasm_stack(options.max_wasm_stack)
         // The fiber stack must hold the wasm stack plus host frames.
         .async_stack_size(options.max_wasm_stack.saturating_add(512 << 10))

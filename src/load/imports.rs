@@ -97,7 +97,7 @@ pub fn undeclared(engine: &Engine, code: &Code, declared: &Declared) -> Undeclar
                 }
             }
         }
-        Code::Component(component) => {
+        Code::Component { component, .. } => {
             for (name, item) in component.component_type().imports(engine) {
                 if declared.covers_interface(name) || only_types(engine, &item.ty) {
                     continue;
@@ -136,7 +136,7 @@ fn only_types(engine: &Engine, item: &wasmtime::component::types::ComponentItem)
 /// Our `wasi:io` covers `wasi:io/poll`; Wippy's runtime wants `wasi:poll` as well. A
 /// guest that polls, declared without `wasi:poll`, runs here but not there: say so.
 pub fn wippy_poll_warning(engine: &Engine, code: &Code, declared: &Declared) -> Option<String> {
-    let Code::Component(component) = code else {
+    let Code::Component { component, .. } = code else {
         return None;
     };
     let polls = component

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub(crate) use cache::CompileCache;
-pub(crate) use compile::{Code, Engines};
+pub(crate) use compile::{Code, EngineSet, Engines};
 use hash::ExpectedHash;
 use kind::BinaryKind;
 
@@ -46,7 +46,6 @@ struct Verified {
 pub(crate) fn programs(
     registry: &Registry,
     engines: &Engines<'_>,
-    cache: &CompileCache,
     only: Option<&[EntryId]>,
     diags: &mut Diagnostics,
 ) -> HashMap<EntryId, Arc<Program>> {
@@ -69,7 +68,7 @@ pub(crate) fn programs(
             Err((field, message)) => diags.problem(at.with_field(field), message),
         }
     }
-    let compiled = compile_all(engines, cache, &verified);
+    let compiled = compile_all(engines, &verified);
     let mut programs = HashMap::new();
     for v in &verified {
         match &compiled[&v.sha] {
@@ -129,7 +128,6 @@ fn read_and_verify(registry: &Registry, wasm: &WasmEntry) -> Result<Checked, Fie
 /// pool; wasmtime also parallelizes inside one module).
 fn compile_all(
     engines: &Engines<'_>,
-    cache: &CompileCache,
     verified: &[Verified],
 ) -> HashMap<[u8; 32], Result<Code, String>> {
     use rayon::prelude::*;
@@ -144,7 +142,7 @@ fn compile_all(
         .map(|v| {
             (
                 v.sha,
-                compile::compile(engines, cache, &v.bytes, &v.sha, v.kind),
+                compile::compile(engines, &v.bytes, &v.sha, v.kind),
             )
         })
         .collect()

@@ -10,8 +10,11 @@
 //! Termination and the execution deadline race the call: whichever is ready first wins,
 //! and they are checked before each Step, so both take effect within one slice.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
 
 use wasmtime::Store;
 
@@ -49,7 +52,26 @@ pub async fn run(
         ctx.pid.clone(),
         actor,
     ));
-    race(call, &ctx, prepared.config.limits.max_execution_ms).await
+    let limit = prepared.config.limits.max_execution_ms;
+    match prepared.pre {
+        Pre::Component {
+            concurrent: true, ..
+        } => race(Box::pin(InTokio(call)), &ctx, limit).await,
+        _ => race(call, &ctx, limit).await,
+    }
+}
+
+/// Polls a call inside wasmtime-wasi's ambient tokio runtime. Its preview-3 host functions
+/// (files on tokio's blocking pool, sockets on its reactor) need a tokio context on the
+/// thread that polls them; their completions wake the process like any cross-thread wake.
+struct InTokio<F>(F);
+
+impl<F: Future + Unpin> Future for InTokio<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        wasmtime_wasi::runtime::with_ambient_tokio_runtime(|| Pin::new(&mut self.0).poll(cx))
+    }
 }
 
 async fn init_and_call(
@@ -167,7 +189,7 @@ async fn init_and_call(
                     Err(e) => fail(&e, &store.data().memory),
                 }
             }
-            Pre::Component { pre, export } => {
+            Pre::Component { pre, export, .. } => {
                 let instance = match pre.instantiate_async(&mut store).await {
                     Ok(i) => i,
                     Err(e) => return failed_to_instantiate(&e, &store.data().memory),

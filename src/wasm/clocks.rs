@@ -1,11 +1,11 @@
 //! WASI sleeps on our executor's timers.
 //!
 //! wasmtime-wasi's own sleeps wait on tokio timers, which need a tokio reactor and ignore
-//! our virtual clock. We shadow the two entry points guests sleep through, preview-1
-//! `poll_oneoff` and preview-2 `monotonic-clock.subscribe-*`, with versions that park the
-//! process on [`executor::sleep_until`], and give guests a monotonic clock that reads the
-//! executor's clock. A sleeping guest then parks only its own process, and tests can run
-//! it on virtual time.
+//! our virtual clock. We shadow the entry points guests sleep through, preview-1
+//! `poll_oneoff`, preview-2 `monotonic-clock.subscribe-*` and preview-3 `wait-for`/
+//! `wait-until`, with versions that park the process on [`executor::sleep_until`], and
+//! give guests a monotonic clock that reads the executor's clock. A sleeping guest then
+//! parks only its own process, and tests can run it on virtual time.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -79,6 +79,32 @@ pub fn shadow_p2(linker: &mut wasmtime::component::Linker<ProcessState>) -> wasm
             Ok((subscribe_at(store.data_mut().table(), from_nanos(ns))?,))
         },
     )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// The preview-3 package our linker defines (wasmtime-wasi 48's WIT).
+const MONOTONIC_CLOCK_P3: &str = "wasi:clocks/monotonic-clock@0.3.0";
+
+/// Replaces preview 3's `wait-for` and `wait-until` (async functions, which wasmtime-wasi
+/// waits out on tokio timers) in a component linker of the concurrent engine.
+pub fn shadow_p3(linker: &mut wasmtime::component::Linker<ProcessState>) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(MONOTONIC_CLOCK_P3)?;
+    clock.func_wrap_concurrent("wait-for", |_, (ns,): (u64,)| {
+        let at = after_nanos(executor::try_now(), ns);
+        Box::pin(async move {
+            executor::sleep_until(at).await;
+            Ok(())
+        })
+    })?;
+    clock.func_wrap_concurrent("wait-until", |_, (ns,): (u64,)| {
+        let at = from_nanos(ns);
+        Box::pin(async move {
+            executor::sleep_until(at).await;
+            Ok(())
+        })
+    })?;
     linker.allow_shadowing(false);
     Ok(())
 }

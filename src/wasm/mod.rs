@@ -11,6 +11,7 @@ mod body;
 mod clocks;
 #[allow(missing_docs)]
 pub mod convert;
+mod engines;
 mod epoch;
 mod guest_memory;
 mod output;
@@ -21,7 +22,6 @@ mod wasi;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
 
-use wasmtime::Engine;
 
 use crate::kernel::exit::ExitReason;
 use crate::kernel::kind::{ProcessKind, Ready, Spawnable};
@@ -29,20 +29,12 @@ use crate::kernel::process::{Args, Body};
 use crate::kernel::Kernel;
 use crate::load::engine::EngineOptions;
 use crate::load::{CompileCache, Engines};
+use engines::ModeEngines;
 use crate::registry::{
     Diagnostics, EntryConfig, EntryId, Location, Preemption, Registry, WasmEntry,
 };
 use prepared::Prepared;
 use wasi::EnvSource;
-
-/// What one preemption mode needs: its engine (pooled, unless the runtime asked for
-/// none), an on-demand engine made when first needed for binaries the pool cannot hold,
-/// and its compile cache (code compiled for fuel does not run on epoch, and back).
-struct ModeEngines {
-    engine: Engine,
-    on_demand: OnceLock<Result<Engine, String>>,
-    cache: CompileCache,
-}
 
 /// The wasm kind: per preemption mode in use, engines and a compile cache for every
 /// entry; the clock of epoch preemption.
@@ -52,7 +44,7 @@ pub(crate) struct WasmKind {
     /// By [`mode_index`]; made when a host first needs the mode.
     modes: [OnceLock<Result<ModeEngines, String>>; 2],
     options: EngineOptions,
-    ticker: epoch::Ticker,
+    ticker: Arc<epoch::Ticker>,
 }
 
 fn mode_index(p: Preemption) -> usize {
@@ -68,7 +60,7 @@ impl WasmKind {
             kernel: Arc::default(),
             modes: Default::default(),
             options: options.clone(),
-            ticker: epoch::Ticker::default(),
+            ticker: Arc::default(),
         };
         // The default mode at once, so a bad engine setting fails the build, not a load.
         kind.mode(options.preemption)?;
@@ -77,37 +69,9 @@ impl WasmKind {
 
     fn mode(&self, preemption: Preemption) -> Result<&ModeEngines, String> {
         self.modes[mode_index(preemption)]
-            .get_or_init(|| {
-                let engine = crate::load::engine::build(&self.options, preemption)?;
-                if preemption == Preemption::Epoch {
-                    self.ticker.add(&engine);
-                }
-                let cache = CompileCache::new(&engine, self.options.cache_dir.clone());
-                Ok(ModeEngines {
-                    engine,
-                    on_demand: OnceLock::new(),
-                    cache,
-                })
-            })
+            .get_or_init(|| ModeEngines::new(&self.options, preemption, &self.ticker))
             .as_ref()
             .map_err(Clone::clone)
-    }
-
-    fn on_demand(&self, preemption: Preemption) -> Result<Engine, String> {
-        let mode = self.mode(preemption)?;
-        mode.on_demand
-            .get_or_init(|| {
-                let options = EngineOptions {
-                    pooling: false,
-                    ..self.options.clone()
-                };
-                let engine = crate::load::engine::build(&options, preemption)?;
-                if preemption == Preemption::Epoch {
-                    self.ticker.add(&engine);
-                }
-                Ok(engine)
-            })
-            .clone()
     }
 
     /// Gives actor processes the kernel they run on.
@@ -117,10 +81,10 @@ impl WasmKind {
 
     /// The compile cache of the default preemption mode.
     pub fn cache(&self) -> &CompileCache {
-        &self
-            .mode(self.options.preemption)
+        self.mode(self.options.preemption)
             .expect("made by WasmKind::new")
-            .cache
+            .plain
+            .compile_cache()
     }
 
     /// The preemption modes the registry's hosts use, the default first.
@@ -161,12 +125,15 @@ impl ProcessKind for WasmKind {
                     continue;
                 }
             };
-            let fallback = move || self.on_demand(preemption);
-            let engines = Engines {
-                primary: &mode.engine,
-                fallback: &fallback,
+            let concurrent = || {
+                mode.concurrent()
+                    .map(|set| set as &dyn crate::load::EngineSet)
             };
-            let programs = crate::load::programs(registry, &engines, &mode.cache, only, diags);
+            let engines = Engines {
+                plain: &mode.plain,
+                concurrent: &concurrent,
+            };
+            let programs = crate::load::programs(registry, &engines, only, diags);
             for (entry, wasm) in registry.wasm_entries() {
                 if let Some(problem) = stack_limit_problem(wasm, self.options.max_wasm_stack) {
                     let at = Location::entry(&entry.file, &entry.id);

@@ -22,6 +22,9 @@ pub enum Pre {
     Component {
         pre: component::InstancePre<ProcessState>,
         export: ComponentExportIndex,
+        /// It uses component-model async (WASI 0.3): linked with preview 3 as well, and
+        /// its host calls need a tokio context (see `body`).
+        concurrent: bool,
     },
 }
 
@@ -78,13 +81,23 @@ pub fn prepare(
                 .map_err(|e| format!("cannot link: {e:#}"))?;
             (Pre::Core { pre, reactor }, wasi)
         }
-        Code::Component(comp) => {
+        Code::Component {
+            component: comp,
+            concurrent,
+        } => {
             let mut linker: component::Linker<ProcessState> = component::Linker::new(engine);
             let wasi = comp.component_type().imports(engine).len() > 0;
             if wasi {
                 wasmtime_wasi::p2::add_to_linker_async(&mut linker)
                     .and_then(|_| clocks::shadow_p2(&mut linker))
                     .map_err(|e| format!("cannot link WASI preview 2: {e}"))?;
+            }
+            // WASI 0.3 programs also import 0.2 interfaces (their standard library's), so
+            // they get both.
+            if wasi && *concurrent {
+                wasmtime_wasi::p3::add_to_linker(&mut linker)
+                    .and_then(|_| clocks::shadow_p3(&mut linker))
+                    .map_err(|e| format!("cannot link WASI preview 3: {e}"))?;
             }
             if declared.actor() {
                 super::actor_component::add_to_linker(&mut linker)
@@ -93,6 +106,10 @@ pub fn prepare(
             if declared.http() {
                 wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
                     .map_err(|e| format!("cannot link wasi:http: {e}"))?;
+                if *concurrent {
+                    wasmtime_wasi_http::p3::add_to_linker(&mut linker)
+                        .map_err(|e| format!("cannot link wasi:http 0.3: {e}"))?;
+                }
             }
             if program.stubbed {
                 linker
@@ -103,7 +120,15 @@ pub fn prepare(
             let pre = linker
                 .instantiate_pre(comp)
                 .map_err(|e| format!("cannot link: {e:#}"))?;
-            (Pre::Component { pre, export }, wasi)
+            let concurrent = *concurrent;
+            (
+                Pre::Component {
+                    pre,
+                    export,
+                    concurrent,
+                },
+                wasi,
+            )
         }
     };
     Ok(Prepared {
@@ -126,13 +151,15 @@ fn component_export(
     match method.split_once('#') {
         None => comp.get_export_index(None, method).ok_or_else(not_found),
         Some((iface, func)) => {
-            // Without a version, take the interface export of any version.
+            // Without a version, take the newest export of the interface: a WASI 0.3
+            // program exports `wasi:cli/run` at 0.2 as a stub, and at 0.3 for real.
             let versioned = (!iface.contains('@'))
                 .then(|| {
                     comp.component_type()
                         .exports(engine)
                         .map(|(name, _)| name)
-                        .find(|name| name.split('@').next() == Some(iface))
+                        .filter(|name| name.split('@').next() == Some(iface))
+                        .max_by_key(|name| version_key(name))
                         .map(str::to_owned)
                 })
                 .flatten();
@@ -142,4 +169,12 @@ fn component_export(
                 .ok_or_else(not_found)
         }
     }
+}
+
+/// The numeric parts of an export's `@x.y.z` version, to order them (a pre-release such as
+/// `0.3.0-rc-2026-03-15` orders with its release).
+fn version_key(name: &str) -> Vec<u64> {
+    let version = name.split_once('@').map_or("", |(_, v)| v);
+    let release = version.split('-').next().unwrap_or("");
+    release.split('.').map(|n| n.parse().unwrap_or(0)).collect()
 }

@@ -112,7 +112,11 @@ pub fn build_wasi(
     // Sockets (and so HTTP through them) only for guests that declared them.
     let declared = crate::load::imports::Declared::new(&prepared.config.imports);
     if declared.sockets() {
-        b.inherit_network().allow_ip_name_lookup(true);
+        // wasmtime-wasi denies TCP and UDP unless allowed, whatever the address check says.
+        b.inherit_network()
+            .allow_tcp(true)
+            .allow_udp(true)
+            .allow_ip_name_lookup(true);
     }
     // Every WASI handle (file, directory, socket, stream, pollable) is an entry of the
     // process's resource table: capping the table caps what one guest can hold open, so
