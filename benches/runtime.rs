@@ -109,14 +109,7 @@ fn spawn_core(c: &mut Criterion) {
         b.iter_custom(mpsc_round_trips)
     });
     let fan_dir = tempfile::tempdir().unwrap();
-    let fan = wat::parse_str(FAN).unwrap();
-    std::fs::write(fan_dir.path().join("fan.wasm"), &fan).unwrap();
-    let entries = guest("worker", "worker.wasm", "compute", "")
-        + &format!(
-            "  - name: gen\n    kind: fs.directory\n    directory: {}\n  - name: fan\n    kind: process.wasm\n    fs: b:gen\n    path: fan.wasm\n    hash: sha256:{}\n    method: fan\n    imports: [wippy:actor]\n",
-            fan_dir.path().display(),
-            wippy_wasm::testing::to_hex(&wippy_wasm::testing::sha256(&fan))
-        );
+    let entries = guest("worker", "worker.wasm", "compute", "") + &fan_entry(fan_dir.path());
     let (rt, _d, _c) = runtime(&entries, 1, |_| {});
     g.bench_function("wippy_spawn_monitored", |b| {
         b.iter_custom(|iters| {
@@ -401,19 +394,131 @@ fn slice_sweep(c: &mut Criterion) {
 /// Spawn throughput of a trivial process with one worker, then two.
 fn workers(c: &mut Criterion) {
     let mut g = c.benchmark_group("8_spawn_throughput_workers");
+    let fan_dir = tempfile::tempdir().unwrap();
+    let entries = guest("worker", "worker.wasm", "compute", "") + &fan_entry(fan_dir.path());
     for workers in [1, 2] {
-        let (rt, _d, _c) = runtime(
-            &guest("worker", "worker.wasm", "compute", ""),
-            workers,
-            |_| {},
-        );
+        let (rt, _d, _c) = runtime(&entries, workers, |_| {});
         g.bench_function(format!("workers_{workers}"), |b| {
             b.iter_custom(|iters| {
                 spawn_batches(&rt, "b:worker", &[Value::Int(6), Value::Int(7)], iters)
             })
         });
     }
+    // Spawns issued from processes, one fan-out parent per worker, each spawning and
+    // gathering its children on the host: no single spawner thread.
+    let scale: Vec<usize> = std::env::var("WIPPY_BENCH_WORKERS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 2]);
+    for &workers in &scale {
+        let (rt, _d, _c) = runtime(&entries, workers, |_| {});
+        g.bench_function(format!("in_workers_{workers}"), |b| {
+            b.iter_custom(|iters| fan_out_from(&rt, workers as u64, iters))
+        });
+    }
+    // The engine's own scaling, the ceiling of ours: bare wasmtime instantiate + call +
+    // drop on N threads at once, one shared engine and `InstancePre`.
+    let engine = our_engine();
+    let module = Module::from_file(&engine, guests().join("worker.wasm")).unwrap();
+    let pre = Linker::<()>::new(&engine).instantiate_pre(&module).unwrap();
+    for &threads in &scale {
+        g.bench_function(format!("bare_wasmtime_threads_{threads}"), |b| {
+            b.iter_custom(|iters| {
+                let each = iters.div_ceil(threads as u64);
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for _ in 0..threads {
+                        s.spawn(|| {
+                            for _ in 0..each {
+                                block_on(async {
+                                    let mut store = sliced_store(&engine);
+                                    let instance = pre.instantiate_async(&mut store).await.unwrap();
+                                    let f = instance
+                                        .get_typed_func::<(i32, i32), i32>(&mut store, "compute")
+                                        .unwrap();
+                                    f.call_async(&mut store, (6, 7)).await.unwrap()
+                                });
+                            }
+                        });
+                    }
+                });
+                start.elapsed() * iters as u32 / (each * threads as u64) as u32
+            })
+        });
+    }
+    // The same with an engine (and so a pool and a type registry) per thread.
+    let per_thread: Vec<_> = (0..scale.iter().copied().max().unwrap_or(1))
+        .map(|_| {
+            let engine = our_engine();
+            let module = Module::from_file(&engine, guests().join("worker.wasm")).unwrap();
+            let pre = Linker::<()>::new(&engine).instantiate_pre(&module).unwrap();
+            (engine, pre)
+        })
+        .collect();
+    for &threads in &scale {
+        g.bench_function(format!("bare_wasmtime_engine_per_thread_{threads}"), |b| {
+            b.iter_custom(|iters| {
+                let each = iters.div_ceil(threads as u64);
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for (engine, pre) in &per_thread[..threads] {
+                        s.spawn(move || {
+                            for _ in 0..each {
+                                block_on(async {
+                                    let mut store = sliced_store(engine);
+                                    let instance = pre.instantiate_async(&mut store).await.unwrap();
+                                    let f = instance
+                                        .get_typed_func::<(i32, i32), i32>(&mut store, "compute")
+                                        .unwrap();
+                                    f.call_async(&mut store, (6, 7)).await.unwrap()
+                                });
+                            }
+                        });
+                    }
+                });
+                start.elapsed() * iters as u32 / (each * threads as u64) as u32
+            })
+        });
+    }
     g.finish();
+}
+
+/// The `b:fan` entry (the `FAN` module, written into `dir`).
+fn fan_entry(dir: &std::path::Path) -> String {
+    let fan = wat::parse_str(FAN).unwrap();
+    std::fs::write(dir.join("fan.wasm"), &fan).unwrap();
+    format!(
+        "  - name: gen\n    kind: fs.directory\n    directory: {}\n  - name: fan\n    kind: process.wasm\n    fs: b:gen\n    path: fan.wasm\n    hash: sha256:{}\n    method: fan\n    imports: [wippy:actor]\n",
+        dir.display(),
+        wippy_wasm::testing::to_hex(&wippy_wasm::testing::sha256(&fan))
+    )
+}
+
+/// `iters` spawn → EXITs issued by `parents` fan-out processes at once (at most 1,000
+/// children each per round); returns the time for all of them.
+fn fan_out_from(rt: &wippy_wasm::Runtime, parents: u64, iters: u64) -> Duration {
+    let me = Mailbox::new();
+    let start = Instant::now();
+    let mut left = iters;
+    while left > 0 {
+        let round = left.min(1000 * parents);
+        let each = round.div_ceil(parents);
+        let mut spawned = 0;
+        let mut fans = 0;
+        while spawned < round {
+            let n = each.min(round - spawned);
+            rt.spawn_monitored(&me, "b:fan", HOST, vec![Value::Int(n as i64)])
+                .unwrap();
+            spawned += n;
+            fans += 1;
+        }
+        for _ in 0..fans {
+            let exit = me.receive(Duration::from_secs(60)).unwrap();
+            assert!(exit.result.is_ok(), "{:?}", exit.result);
+        }
+        left -= round;
+    }
+    start.elapsed()
 }
 
 /// `iters` round trips between the C `ping` and `pong` actors on `rt`; the two spawns
@@ -434,8 +539,6 @@ fn ping_pong(rt: &wippy_wasm::Runtime, iters: u64) -> Duration {
     start.elapsed()
 }
 
-/// Message round trips between two wasm processes, on one worker and across two, beside
-/// the floor of a cross-thread round trip (two threads and two std channels).
 /// `iters` round trips between two threads over two `std::sync::mpsc` channels: the
 /// floor of anything that hands work to another thread and waits for the answer.
 fn mpsc_round_trips(iters: u64) -> Duration {

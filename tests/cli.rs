@@ -291,9 +291,15 @@ fn a_file_runs_directly_with_dir_env_and_invoke() {
     // (newer than the 0.2 one a component may also export), ok exits 0, err exits 1.
     let p3 = guest_file("p3_sleeper.wasm");
     let r = cli(&["run", &p3, "20", "30"]);
-    assert_eq!((r.status, r.stdout.as_str(), r.stderr.as_str()), (0, "", ""));
+    assert_eq!(
+        (r.status, r.stdout.as_str(), r.stderr.as_str()),
+        (0, "", "")
+    );
     let r = cli(&["run", &p3, "20", "later"]);
-    assert_eq!((r.status, r.stdout.as_str(), r.stderr.as_str()), (1, "", ""));
+    assert_eq!(
+        (r.status, r.stdout.as_str(), r.stderr.as_str()),
+        (1, "", "")
+    );
     // Limits.
     let misbehave = guest_file("misbehave.wasm");
     let r = cli(&["run", "--invoke", "spin", "--fuel", "100000", &misbehave]);

@@ -585,3 +585,57 @@ fn binaries_larger_than_a_pool_slot_run_on_demand() {
         Value::Int(42)
     );
 }
+
+/// A Lua parent that spawns `n` `t:worker` children on `t:pair` and waits for them.
+const FAN_ON_PAIR: &str = r#"  - name: pair
+    kind: process.host
+    host:
+      workers: 2
+  - name: fan
+    kind: process.lua
+    source: |
+      local process = require("process")
+      return { main = function(n)
+        for i = 1, n do
+          assert(process.spawn_monitored("t:worker", "t:pair", i, 1))
+        end
+        for i = 1, n do process.receive() end
+      end }
+"#;
+
+#[test]
+fn a_process_s_spawns_stay_on_its_worker_until_that_worker_is_much_busier() {
+    let entries = guest("worker", "worker.wasm", "compute", "") + FAN_ON_PAIR;
+    let rt = runtime_with(&entries, |o| {
+        o.trace(true);
+    });
+    let ran_on = |worker: usize, numbers: std::ops::RangeInclusive<u64>| {
+        let trace = rt.trace("t:pair", worker);
+        numbers.filter(|n| trace.contains(n)).count()
+    };
+    // Four children: all on the parent's worker (worker 0, the least loaded when the
+    // parent came), none handed to the other thread.
+    let parent = run_to_exit_on(&rt, "t:fan", "t:pair", 4);
+    assert_eq!(parent.number(), 1);
+    assert_eq!((ran_on(0, 2..=5), ran_on(1, 2..=5)), (4, 0));
+    // Forty: the parent's worker takes its first 8 whatever the other does (a worker may
+    // hold 8 more live processes than the least-loaded one and keep its spawns); beyond
+    // that, spawns spread, so one parent's children still use both workers.
+    run_to_exit_on(&rt, "t:fan", "t:pair", 40);
+    let (here, there) = (ran_on(0, 7..=46), ran_on(1, 7..=46));
+    assert_eq!(here + there, 40);
+    assert!(
+        here >= 8 && there >= 1,
+        "{here} on the parent's worker, {there} on the other"
+    );
+}
+
+fn run_to_exit_on(rt: &wippy_wasm::Runtime, entry: &str, host: &str, n: i64) -> wippy_wasm::Pid {
+    let me = Mailbox::new();
+    let pid = rt
+        .spawn_monitored(&me, entry, host, vec![Value::Int(n)])
+        .unwrap();
+    let exit = me.receive(WAIT).unwrap();
+    assert!(exit.result.is_ok(), "{:?}", exit.result);
+    pid
+}

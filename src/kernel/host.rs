@@ -1,7 +1,10 @@
 //! A host: worker threads, each running its own executor, and the table of the host's
-//! live processes. A spawn lands on the least-loaded worker and stays there.
+//! live processes. A spawn lands on a worker and stays there: the spawning process's own
+//! worker when the spawn comes from one of the host's workers and that worker is not
+//! much busier than the least-loaded one (no thread hop, and workers that spawn scale),
+//! else the least-loaded worker.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,10 +19,26 @@ use super::exit::{ExitReason, ExitResult};
 use super::pid::Pid;
 use super::process::{Body, KillSwitch, ProcessCtx, RunSettings};
 use super::stats::{Phase, ProcessStats};
+use super::table::Table;
 use crate::executor::{ClockKind, Executor, Trace};
 use crate::registry::EntryId;
 
 type Job = Box<dyn FnOnce(&Executor) + Send>;
+
+thread_local! {
+    /// The inbox of the worker running on this thread, if it is one (its address: it
+    /// identifies the worker, and is never dereferenced).
+    static CURRENT_WORKER: std::cell::Cell<*const Inbox> = const { std::cell::Cell::new(std::ptr::null()) };
+}
+
+/// How many more live processes a spawning worker may hold than the least-loaded one and
+/// still take its own spawns: a quarter more, and at least [`LOCAL_SLACK_MIN`]. Beyond
+/// that, spawns spread out, so one parent's children still use every worker.
+fn local_slack(least: usize) -> usize {
+    (least / 4).max(LOCAL_SLACK_MIN)
+}
+
+const LOCAL_SLACK_MIN: usize = 8;
 
 #[derive(Default)]
 struct Inbox {
@@ -149,7 +168,7 @@ pub(crate) struct Host {
     pub id: Arc<EntryId>,
     workers: Vec<Worker>,
     next: AtomicU64,
-    table: Mutex<HashMap<u64, Record>>,
+    table: Table<Record>,
     settings: Arc<RunSettings>,
     limits: HostLimits,
 }
@@ -188,7 +207,7 @@ impl Host {
             id: Arc::new(id),
             workers,
             next: AtomicU64::new(1),
-            table: Mutex::new(HashMap::new()),
+            table: Table::default(),
             settings,
             limits,
         }))
@@ -219,29 +238,21 @@ impl Host {
             linked: watchers.linked_pid.into_iter().collect(),
             inbox: inbox.clone(),
         };
-        // Under the table lock, so a shutdown either sees this process or we see it.
-        let worker = {
-            let mut table = self.table.lock().unwrap();
-            let cap = self.limits.max_processes;
-            if table.len() >= cap {
-                return Err(HostFull {
-                    host: self.id.to_string(),
-                    cap,
-                });
-            }
-            table.insert(n, record);
-            if self.is_closed() {
-                None
-            } else {
-                let worker = self
-                    .workers
-                    .iter()
-                    .min_by_key(|w| w.live.load(Ordering::Relaxed))
-                    .expect("a host has at least one worker");
-                worker.live.fetch_add(1, Ordering::Relaxed);
-                Some(worker)
-            }
-        };
+        // Under the table's lock, so a shutdown either sees this process or we see it.
+        let cap = self.limits.max_processes;
+        let worker = self
+            .table
+            .insert(n, record, cap, || {
+                (!self.is_closed()).then(|| {
+                    let worker = self.pick_worker();
+                    worker.live.fetch_add(1, Ordering::Relaxed);
+                    worker
+                })
+            })
+            .map_err(|_| HostFull {
+                host: self.id.to_string(),
+                cap,
+            })?;
         let Some(worker) = worker else {
             let result = ExitResult::from(ExitReason::Shutdown);
             let linked = self.finish(&pid, &result);
@@ -277,10 +288,25 @@ impl Host {
         Ok(pid)
     }
 
+    /// The worker a new process goes to (see the module doc).
+    fn pick_worker(&self) -> &Worker {
+        let load = |w: &Worker| w.live.load(Ordering::Relaxed);
+        let least = self
+            .workers
+            .iter()
+            .min_by_key(|w| load(w))
+            .expect("a host has at least one worker");
+        let here = CURRENT_WORKER.with(|c| c.get());
+        match self.workers.iter().find(|w| Arc::as_ptr(&w.inbox) == here) {
+            Some(local) if load(local) <= load(least) + local_slack(load(least)) => local,
+            _ => least,
+        }
+    }
+
     /// Removes the process and tells its monitors (EXIT) and, on failure, its links.
     /// Returns the processes it was linked to, for the caller to tell across hosts.
     fn finish(&self, pid: &Pid, result: &ExitResult) -> Vec<Pid> {
-        let Some(record) = self.table.lock().unwrap().remove(&pid.n) else {
+        let Some(record) = self.table.remove(pid.n) else {
             return Vec::new();
         };
         record.stats.set_phase(Phase::Closed);
@@ -305,7 +331,7 @@ impl Host {
     }
 
     fn with_record<R>(&self, pid: &Pid, f: impl FnOnce(&mut Record) -> R) -> Option<R> {
-        self.table.lock().unwrap().get_mut(&pid.n).map(f)
+        self.table.with(pid.n, f)
     }
 
     /// Ends the process with `reason` as its error. False if it had already ended.
@@ -394,7 +420,7 @@ impl Host {
     }
 
     pub fn live(&self) -> usize {
-        self.table.lock().unwrap().len()
+        self.table.len()
     }
 
     /// The PID labels worker `i` has run, in order (recorded when tracing is on).
@@ -416,11 +442,11 @@ impl Host {
     /// call) is abandoned, with a log line naming what still runs: shutdown never hangs.
     pub fn shutdown(&self, deadline: std::time::Instant) {
         {
-            let table = self.table.lock().unwrap();
+            let table = self.table.lock_all();
             for w in &self.workers {
                 w.inbox.closed.store(true, Ordering::Release);
             }
-            for r in table.values() {
+            for r in table.iter().flat_map(|shard| shard.values()) {
                 r.kill.kill(ExitReason::Shutdown);
             }
         }
@@ -440,10 +466,9 @@ impl Host {
                 Some(Err(std::sync::mpsc::RecvTimeoutError::Timeout)) => {
                     let stuck: Vec<String> = self
                         .table
-                        .lock()
-                        .unwrap()
-                        .keys()
-                        .map(|&n| {
+                        .numbers()
+                        .into_iter()
+                        .map(|n| {
                             Pid {
                                 host: self.id.clone(),
                                 n,
@@ -527,6 +552,7 @@ fn worker_main(ex: &Executor, inbox: Arc<Inbox>, live: Arc<AtomicUsize>, trace: 
     if let Some(trace) = trace {
         ex.record_trace(trace);
     }
+    CURRENT_WORKER.with(|c| c.set(Arc::as_ptr(&inbox)));
     let ex_ref = ex;
     // Swapped with the shared queue on each wake, so taking the jobs allocates nothing.
     let mut jobs: VecDeque<Job> = VecDeque::new();

@@ -13,6 +13,7 @@ pub(crate) mod output;
 pub(crate) mod pid;
 pub(crate) mod process;
 pub(crate) mod stats;
+pub(crate) mod table;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};

@@ -2,6 +2,7 @@
 //! and is released when that process ends, so a lookup never returns a dead PID for long.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Mutex;
 
 use super::pid::Pid;
@@ -36,7 +37,17 @@ struct Table {
 }
 
 #[derive(Default)]
-pub(crate) struct Names(Mutex<Table>);
+pub(crate) struct Names {
+    table: Mutex<Table>,
+    /// Names held, plus registrations under way. Every process end releases its names,
+    /// and most processes hold none: while this is 0, a release takes no lock (one lock
+    /// shared by every worker, taken at every exit, was a cost of spawning on several
+    /// workers at once). A registration counts itself before it asks whether the process
+    /// is alive; a release reads it after the process left its host's table. So a release
+    /// that reads 0 precedes that count, and the registration's `alive` then sees the
+    /// process gone and fails.
+    named: AtomicUsize,
+}
 
 impl Names {
     /// Gives `name` to `pid` if it is free; `alive` is asked under the table's lock, so a
@@ -50,14 +61,16 @@ impl Names {
         if name.is_empty() || name.len() > MAX_NAME_BYTES || name.starts_with('{') {
             return Err(NameError::Invalid(name.to_owned()));
         }
-        let mut t = self.0.lock().unwrap();
+        let mut t = self.table.lock().unwrap();
         if let Some(holder) = t.by_name.get(name) {
             return Err(NameError::Taken {
                 name: name.to_owned(),
                 holder: holder.to_string(),
             });
         }
+        self.named.fetch_add(1, SeqCst);
         if !alive() {
+            self.named.fetch_sub(1, SeqCst);
             return Err(NameError::NoProcess(pid.to_string()));
         }
         t.by_name.insert(name.to_owned(), pid.clone());
@@ -69,15 +82,16 @@ impl Names {
     }
 
     pub fn lookup(&self, name: &str) -> Option<Pid> {
-        self.0.lock().unwrap().by_name.get(name).cloned()
+        self.table.lock().unwrap().by_name.get(name).cloned()
     }
 
     /// Frees `name`; false if nobody held it.
     pub fn unregister(&self, name: &str) -> bool {
-        let mut t = self.0.lock().unwrap();
+        let mut t = self.table.lock().unwrap();
         let Some(pid) = t.by_name.remove(name) else {
             return false;
         };
+        self.named.fetch_sub(1, SeqCst);
         if let Some(names) = t.by_pid.get_mut(&pid) {
             names.retain(|n| n != name);
             if names.is_empty() {
@@ -89,8 +103,12 @@ impl Names {
 
     /// Frees every name `pid` held (it has ended).
     pub fn release(&self, pid: &Pid) {
-        let mut t = self.0.lock().unwrap();
+        if self.named.load(SeqCst) == 0 {
+            return;
+        }
+        let mut t = self.table.lock().unwrap();
         if let Some(names) = t.by_pid.remove(pid) {
+            self.named.fetch_sub(names.len(), SeqCst);
             for name in names {
                 t.by_name.remove(&name);
             }

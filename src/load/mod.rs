@@ -139,11 +139,6 @@ fn compile_all(
     }
     unique
         .par_iter()
-        .map(|v| {
-            (
-                v.sha,
-                compile::compile(engines, &v.bytes, &v.sha, v.kind),
-            )
-        })
+        .map(|v| (v.sha, compile::compile(engines, &v.bytes, &v.sha, v.kind)))
         .collect()
 }

@@ -22,17 +22,16 @@ mod wasi;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
 
-
 use crate::kernel::exit::ExitReason;
 use crate::kernel::kind::{ProcessKind, Ready, Spawnable};
 use crate::kernel::process::{Args, Body};
 use crate::kernel::Kernel;
 use crate::load::engine::EngineOptions;
 use crate::load::{CompileCache, Engines};
-use engines::ModeEngines;
 use crate::registry::{
     Diagnostics, EntryConfig, EntryId, Location, Preemption, Registry, WasmEntry,
 };
+use engines::ModeEngines;
 use prepared::Prepared;
 use wasi::EnvSource;
 
