@@ -10,11 +10,15 @@ use common::*;
 use wippy_wasm::Mailbox;
 use wippy_wasm::Value;
 
-const HOST: &str = "b:host";
+/// A one-worker host whose process cap is raised to the size being measured.
+const HOST: &str = "b:dense";
 
 fn fill(n: usize) {
+    let dense = format!(
+        "  - name: dense\n    kind: process.host\n    host:\n      workers: 1\n      max_processes: {n}\n"
+    );
     let made = try_runtime(
-        &guest("sleeper", "sleeper.wasm", "nap", "    imports: [wasi1]\n"),
+        &(guest("sleeper", "sleeper.wasm", "nap", "    imports: [wasi1]\n") + &dense),
         1,
         |o| {
             // A sleeper needs a few pages; a small reservation keeps n slots in the
@@ -37,6 +41,7 @@ fn fill(n: usize) {
     };
     let me = Mailbox::new();
     let before = rss_bytes();
+    let maps_before = mappings();
     let start = Instant::now();
     let mut last = None;
     for _ in 0..n {
@@ -58,6 +63,7 @@ fn fill(n: usize) {
     }
     let filled = start.elapsed();
     let after = rss_bytes();
+    let maps_after = mappings();
     let mut failed = 0;
     let mut first_error = None;
     while let Some(e) = me.receive(Duration::ZERO) {
@@ -74,6 +80,10 @@ fn fill(n: usize) {
         filled.as_secs_f64(),
         n as f64 / filled.as_secs_f64(),
     );
+    println!(
+        "  memory mappings {maps_before} -> {maps_after}: {:.1} per parked process (vm.max_map_count caps the total)",
+        maps_after.saturating_sub(maps_before) as f64 / parked.max(1) as f64
+    );
     if let Some(e) = first_error {
         println!("  first failure: {e}");
     }
@@ -83,6 +93,13 @@ fn fill(n: usize) {
         "  shutdown of {parked} parked processes: {:.2} s",
         stop.elapsed().as_secs_f64()
     );
+}
+
+/// This process's memory mappings (lines of `/proc/self/maps`).
+fn mappings() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .map(|m| m.lines().count())
+        .unwrap_or(0)
 }
 
 fn main() {
