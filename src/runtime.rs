@@ -158,6 +158,7 @@ pub struct RuntimeBuilder {
     fuel_slice: u64,
     clock: ClockKind,
     trace: bool,
+    network: bool,
     log: GuestLog,
     only: Option<Vec<String>>,
     shutdown_timeout: Duration,
@@ -170,6 +171,7 @@ impl Default for RuntimeBuilder {
             fuel_slice: DEFAULT_FUEL_SLICE,
             clock: ClockKind::Real,
             trace: false,
+            network: true,
             log: GuestLog::default(),
             only: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
@@ -241,6 +243,15 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Whether wasm guests that declare `wasi:sockets` reach the host's network (default
+    /// true). With false they are still linked, and may make sockets, but every address
+    /// they bind, connect or send to is refused, and names are not looked up: `wasmtime
+    /// run` without `-S inherit-network`.
+    pub fn network(&mut self, on: bool) -> &mut Self {
+        self.network = on;
+        self
+    }
+
     /// Records the order in which each worker runs processes ([`Runtime::trace`]).
     pub fn trace(&mut self, on: bool) -> &mut Self {
         self.trace = on;
@@ -303,6 +314,7 @@ impl RuntimeBuilder {
             preemption: self.engine.preemption,
             clock: self.clock,
             trace: self.trace,
+            network: self.network,
             log: self.log.clone(),
             shutdown_timeout: self.shutdown_timeout,
         };

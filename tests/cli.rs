@@ -300,6 +300,11 @@ fn a_file_runs_directly_with_dir_env_and_invoke() {
         (r.status, r.stdout.as_str(), r.stderr.as_str()),
         (1, "", "")
     );
+    // Sockets are linked always, as in wasmtime; the host's network only with
+    // `-S inherit-network`: without it the bind is refused and `run` returns err.
+    let net = guest_file("p3_net.wasm");
+    assert_eq!(cli(&["run", &net]).status, 1);
+    assert_eq!(cli(&["run", "-S", "inherit-network", &net]).status, 0);
     // Limits.
     let misbehave = guest_file("misbehave.wasm");
     let r = cli(&["run", "--invoke", "spin", "--fuel", "100000", &misbehave]);

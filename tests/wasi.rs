@@ -232,6 +232,35 @@ fn a_preview3_component_parks_without_holding_its_neighbours() {
 }
 
 #[test]
+fn declared_sockets_reach_the_network_unless_the_runtime_keeps_it_off() {
+    let net = |imports: &str| {
+        guest(
+            "net",
+            "p3_net.wasm",
+            "wasi:cli/run#run",
+            &format!("    imports: [{imports}]\n"),
+        )
+    };
+    let ok = wippy_wasm::ExitResult::ok(Value::map([("ok", Value::Null)]));
+    let refused = wippy_wasm::ExitResult::ok(Value::map([("err", Value::Null)]));
+    // Declared: the guest binds a TCP socket on 127.0.0.1.
+    let rt = runtime(&net("wasi:cli, wasi:sockets"));
+    assert_eq!(run_to_exit(&rt, "t:net", vec![]), ok);
+    // Declared, but the runtime keeps the network off: the socket is made, the bind refused.
+    let rt = runtime_with(&net("wasi:cli, wasi:sockets"), |o| {
+        o.network(false);
+    });
+    assert_eq!(run_to_exit(&rt, "t:net", vec![]), refused);
+    // Not declared: refused at load, naming what to add.
+    let err = load_error(&index_with(&net("wasi:cli")));
+    assert!(
+        err.contains("unsatisfied import wasi:sockets/types@0.3.0")
+            && err.contains("add `wasi:sockets`"),
+        "{err}"
+    );
+}
+
+#[test]
 fn guest_output_under_a_process_host_is_line_buffered_and_tagged() {
     let (rt, lines) = captured(&probe("hello", "args, a", ""));
     let me = Mailbox::new();

@@ -65,6 +65,7 @@ component http-worker src/http_worker.c http_worker.wasm
 component actor-guest src/actor_component.c actor_component.wasm wit/actor
 # WASI 0.3: an async `run` export and async imports (component-model async).
 component p3-sleeper src/p3_sleeper.c p3_sleeper.wasm wit/p3
+component p3-net src/p3_net.c p3_net.wasm wit/p3
 
 python3 update_hashes.py
 ls -l "$out"

@@ -112,8 +112,9 @@ pub fn project_for(file: &Path, flags: &FileFlags) -> Result<AdHoc, String> {
         }
     }
 
-    // As `wasmtime run`: sockets and wasi:http only when `-S inherit-network` or `-S
-    // http` asks for them.
+    // As `wasmtime run`: wasi:http only when `-S http` asks for it; sockets always linked,
+    // with the host's network only when `-S inherit-network` asks (`run.rs` tells the
+    // runtime), so without it a socket can be made but no address is reached.
     let (method, imports): (String, Vec<&str>) = match kind {
         BinaryKind::CoreModule => (
             flags.invoke.clone().unwrap_or_else(|| "_start".to_owned()),
@@ -126,12 +127,10 @@ pub fn project_for(file: &Path, flags: &FileFlags) -> Result<AdHoc, String> {
                 "wasi:clocks",
                 "wasi:filesystem",
                 "wasi:random",
+                "wasi:sockets",
             ];
             if flags.http {
                 imports.push("wasi:http");
-            }
-            if flags.network {
-                imports.push("wasi:sockets");
             }
             let method = flags
                 .invoke

@@ -113,7 +113,7 @@ pub struct FileFlags {
     /// Set by `-S http`: a component may make outgoing HTTP requests.
     #[arg(skip)]
     pub http: bool,
-    /// Set by `-S inherit-network`: the guest gets sockets and the host's network.
+    /// Set by `-S inherit-network`: the guest's sockets reach the host's network.
     #[arg(skip)]
     pub network: bool,
 }

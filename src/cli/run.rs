@@ -224,7 +224,10 @@ fn run_file(file: &Path, args: &[String], flags: &FileFlags) -> ExitCode {
     } else {
         wippy_wasm::Preemption::Epoch
     };
-    builder.pooling(false).preemption(preemption);
+    builder
+        .pooling(false)
+        .preemption(preemption)
+        .network(flags.network);
     let runtime = match builder.build(&project.project) {
         Ok(rt) => rt,
         Err(RuntimeError::Load(errors)) => {

@@ -58,6 +58,7 @@ pub(crate) struct KernelOptions {
     pub preemption: crate::registry::Preemption,
     pub clock: ClockKind,
     pub trace: bool,
+    pub network: bool,
     pub log: GuestLog,
     pub shutdown_timeout: Duration,
 }
@@ -112,6 +113,7 @@ impl Kernel {
                 preemption,
                 inherit_stdio,
                 trace: options.trace,
+                network: options.network,
                 log: options.log.clone(),
             });
             match Host::start(entry.id.clone(), workers, settings, options.clock, limits) {

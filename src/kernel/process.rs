@@ -90,6 +90,8 @@ pub(crate) struct RunSettings {
     pub inherit_stdio: bool,
     /// Record which process each worker ran, in order (for tests).
     pub trace: bool,
+    /// Guests that declare sockets reach the host's network (`RuntimeBuilder::network`).
+    pub network: bool,
     /// Where guest output goes when stdio is not inherited.
     pub log: GuestLog,
 }

@@ -43,6 +43,7 @@ fn kernel(entries: Vec<(&str, Arc<dyn Spawnable>)>, shutdown_timeout: Duration) 
         preemption: crate::registry::Preemption::Fuel,
         clock: ClockKind::Virtual,
         trace: false,
+        network: false,
         log: GuestLog::default(),
         shutdown_timeout,
     };

@@ -109,14 +109,15 @@ pub fn build_wasi(
     }
     // Guests sleep and read time on the executor's clock (virtual in tests).
     b.monotonic_clock(ExecutorClock);
-    // Sockets (and so HTTP through them) only for guests that declared them.
+    // Sockets (and so HTTP through them) only for guests that declared them. wasmtime-wasi
+    // denies TCP and UDP unless allowed, whatever the address check says; without the
+    // network, sockets can be made but every address is refused (its default check).
     let declared = crate::load::imports::Declared::new(&prepared.config.imports);
     if declared.sockets() {
-        // wasmtime-wasi denies TCP and UDP unless allowed, whatever the address check says.
-        b.inherit_network()
-            .allow_tcp(true)
-            .allow_udp(true)
-            .allow_ip_name_lookup(true);
+        b.allow_tcp(true).allow_udp(true);
+        if settings.network {
+            b.inherit_network().allow_ip_name_lookup(true);
+        }
     }
     // Every WASI handle (file, directory, socket, stream, pollable) is an entry of the
     // process's resource table: capping the table caps what one guest can hold open, so
