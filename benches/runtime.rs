@@ -30,7 +30,7 @@ fn spawn_batches(rt: &wippy_wasm::Runtime, entry: &str, args: &[Value], iters: u
         }
         for _ in 0..n {
             let e = me.receive(Duration::from_secs(60)).unwrap();
-            debug_assert!(e.result.error().is_none());
+            assert!(e.result.error().is_none(), "{:?}", e.result);
         }
         left -= n;
     }
@@ -230,7 +230,10 @@ fn spawn_p3_component(c: &mut Criterion) {
         "wasi:cli/run#run",
         "    imports: [wasi:cli, wasi:clocks]\n",
     );
-    let (rt, _d, _c) = runtime(&entry, 1, |_| {});
+    // A concurrent pool of 1,000 slots: room for a batch of 500 with slots still draining.
+    let (rt, _d, _c) = runtime(&entry, 1, |o| {
+        o.max_instances(4_000);
+    });
     g.bench_function("wippy_spawn_monitored", |b| {
         b.iter_custom(|iters| spawn_batches(&rt, "b:p3", &[], iters))
     });
@@ -417,70 +420,64 @@ fn workers(c: &mut Criterion) {
         });
     }
     // The engine's own scaling, the ceiling of ours: bare wasmtime instantiate + call +
-    // drop on N threads at once, one shared engine and `InstancePre`.
-    let engine = our_engine();
-    let module = Module::from_file(&engine, guests().join("worker.wasm")).unwrap();
-    let pre = Linker::<()>::new(&engine).instantiate_pre(&module).unwrap();
+    // drop on N threads at once, one shared engine and `InstancePre`; then one engine (so
+    // a pool and a type registry) per thread, each with a small pool so that many fit in
+    // the address space.
+    let shared = bare_worker(2_000);
     for &threads in &scale {
+        let pres = vec![&shared.1; threads];
         g.bench_function(format!("bare_wasmtime_threads_{threads}"), |b| {
-            b.iter_custom(|iters| {
-                let each = iters.div_ceil(threads as u64);
-                let start = Instant::now();
-                std::thread::scope(|s| {
-                    for _ in 0..threads {
-                        s.spawn(|| {
-                            for _ in 0..each {
-                                block_on(async {
-                                    let mut store = sliced_store(&engine);
-                                    let instance = pre.instantiate_async(&mut store).await.unwrap();
-                                    let f = instance
-                                        .get_typed_func::<(i32, i32), i32>(&mut store, "compute")
-                                        .unwrap();
-                                    f.call_async(&mut store, (6, 7)).await.unwrap()
-                                });
-                            }
-                        });
-                    }
-                });
-                start.elapsed() * iters as u32 / (each * threads as u64) as u32
-            })
+            b.iter_custom(|iters| bare_on_threads(&pres, iters))
         });
     }
-    // The same with an engine (and so a pool and a type registry) per thread.
-    let per_thread: Vec<_> = (0..scale.iter().copied().max().unwrap_or(1))
-        .map(|_| {
-            let engine = our_engine();
-            let module = Module::from_file(&engine, guests().join("worker.wasm")).unwrap();
-            let pre = Linker::<()>::new(&engine).instantiate_pre(&module).unwrap();
-            (engine, pre)
-        })
-        .collect();
     for &threads in &scale {
+        let own: Vec<_> = (0..threads).map(|_| bare_worker(64)).collect();
+        let pres: Vec<_> = own.iter().map(|(_, pre)| pre).collect();
         g.bench_function(format!("bare_wasmtime_engine_per_thread_{threads}"), |b| {
-            b.iter_custom(|iters| {
-                let each = iters.div_ceil(threads as u64);
-                let start = Instant::now();
-                std::thread::scope(|s| {
-                    for (engine, pre) in &per_thread[..threads] {
-                        s.spawn(move || {
-                            for _ in 0..each {
-                                block_on(async {
-                                    let mut store = sliced_store(engine);
-                                    let instance = pre.instantiate_async(&mut store).await.unwrap();
-                                    let f = instance
-                                        .get_typed_func::<(i32, i32), i32>(&mut store, "compute")
-                                        .unwrap();
-                                    f.call_async(&mut store, (6, 7)).await.unwrap()
-                                });
-                            }
-                        });
-                    }
-                });
-                start.elapsed() * iters as u32 / (each * threads as u64) as u32
-            })
+            b.iter_custom(|iters| bare_on_threads(&pres, iters))
         });
     }
     g.finish();
+}
+
+/// Our engine with `slots` pool slots, and `worker.wasm` pre-linked on it.
+fn bare_worker(slots: u32) -> (Engine, wasmtime::InstancePre<()>) {
+    let engine = build_engine(
+        &EngineOptions {
+            max_instances: slots,
+            cache_dir: None,
+            ..EngineOptions::default()
+        },
+        wippy_wasm::Preemption::Fuel,
+    )
+    .unwrap();
+    let module = Module::from_file(&engine, guests().join("worker.wasm")).unwrap();
+    let pre = Linker::<()>::new(&engine).instantiate_pre(&module).unwrap();
+    (engine, pre)
+}
+
+/// `iters` instantiate + `compute(6, 7)` + drop, spread over one thread per `pres`;
+/// returns the time for all of them.
+fn bare_on_threads(pres: &[&wasmtime::InstancePre<()>], iters: u64) -> Duration {
+    let each = iters.div_ceil(pres.len() as u64);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for pre in pres {
+            s.spawn(move || {
+                for _ in 0..each {
+                    block_on(async {
+                        let mut store = sliced_store(pre.module().engine());
+                        let instance = pre.instantiate_async(&mut store).await.unwrap();
+                        let f = instance
+                            .get_typed_func::<(i32, i32), i32>(&mut store, "compute")
+                            .unwrap();
+                        f.call_async(&mut store, (6, 7)).await.unwrap()
+                    });
+                }
+            });
+        }
+    });
+    start.elapsed() * iters as u32 / (each * pres.len() as u64) as u32
 }
 
 /// The `b:fan` entry (the `FAN` module, written into `dir`).

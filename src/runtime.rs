@@ -195,7 +195,9 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Pool slots: the most wasm instances alive at once across the runtime.
+    /// Pool slots: the most wasm instances alive at once across the runtime (per
+    /// preemption mode in use). WASI 0.3 components run in a pool of their own, a quarter
+    /// of this size.
     pub fn max_instances(&mut self, slots: u32) -> &mut Self {
         self.engine.max_instances = slots;
         self
@@ -343,7 +345,7 @@ impl RuntimeBuilder {
             Ok(wasm) => {
                 let (registry, ready) =
                     self.load_kinds(project, &wasm, &LuaKind::default(), &mut diags);
-                let cache = wasm.cache().stats.snapshot();
+                let cache = wasm.cache_stats();
                 (registry.entries().len(), ready.len(), cache)
             }
             Err(message) => {
@@ -431,7 +433,7 @@ impl Runtime {
 
     /// What the compile cache did while loading.
     pub fn cache_stats(&self) -> CacheStats {
-        self.wasm.cache().stats.snapshot()
+        self.wasm.cache_stats()
     }
 
     /// A handle that can stop processes from anywhere (a signal handler) without keeping

@@ -301,6 +301,24 @@ fn a_fifty_entry_project_loads_and_compiles_each_binary_once() {
 }
 
 #[test]
+fn a_wasi_0_3_component_is_cached_and_counted_like_any_other() {
+    // It compiles on the concurrent engines, into their cache; the counts are the
+    // runtime's, over every engine set.
+    let entry = guest(
+        "p3",
+        "p3_sleeper.wasm",
+        "wasi:cli/run#run",
+        "    imports: [wasi:cli, wasi:clocks]\n",
+    );
+    let dir = project(&[("_index.yaml", &index_with(&entry))]);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let first = check_dir(dir.path(), cache_dir.path()).unwrap().cache;
+    assert_eq!((first.hits, first.misses), (0, 1));
+    let second = check_dir(dir.path(), cache_dir.path()).unwrap().cache;
+    assert_eq!((second.hits, second.misses), (1, 0));
+}
+
+#[test]
 fn the_compile_cache_hits_on_the_second_load_and_rebuilds_a_corrupt_file() {
     let dir = project(&[("_index.yaml", &index_with(&worker_entry("")))]);
     let cache_dir = tempfile::tempdir().unwrap();

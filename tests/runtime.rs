@@ -586,7 +586,8 @@ fn binaries_larger_than_a_pool_slot_run_on_demand() {
     );
 }
 
-/// A Lua parent that spawns `n` `t:worker` children on `t:pair` and waits for them.
+/// A two-worker host `t:pair`; `t:fan`, a Lua parent that spawns `n` `t:worker` children
+/// on it and waits for them; `t:idle`, a Lua process that waits for a message forever.
 const FAN_ON_PAIR: &str = r#"  - name: pair
     kind: process.host
     host:
@@ -601,6 +602,11 @@ const FAN_ON_PAIR: &str = r#"  - name: pair
         end
         for i = 1, n do process.receive() end
       end }
+  - name: idle
+    kind: process.lua
+    source: |
+      local process = require("process")
+      return { main = function() process.receive() end }
 "#;
 
 #[test]
@@ -609,25 +615,38 @@ fn a_process_s_spawns_stay_on_its_worker_until_that_worker_is_much_busier() {
     let rt = runtime_with(&entries, |o| {
         o.trace(true);
     });
+    // One idle process on each worker (PIDs 1 and 2, least-loaded placement from this
+    // thread), so neither worker is idle: an idle worker would take a spawn first.
+    let me = Mailbox::new();
+    let idle: Vec<_> = (0..2)
+        .map(|_| rt.spawn_monitored(&me, "t:idle", "t:pair", vec![]).unwrap())
+        .collect();
+    wait_for_steps(&rt, &idle[1], 1);
+    let worker_of = |n: u64| (0..2).find(|&w| rt.trace("t:pair", w).contains(&n));
     let ran_on = |worker: usize, numbers: std::ops::RangeInclusive<u64>| {
         let trace = rt.trace("t:pair", worker);
         numbers.filter(|n| trace.contains(n)).count()
     };
-    // Four children: all on the parent's worker (worker 0, the least loaded when the
-    // parent came), none handed to the other thread.
+    // Four children (PIDs 4-7): every one on the parent's worker, none handed over.
     let parent = run_to_exit_on(&rt, "t:fan", "t:pair", 4);
-    assert_eq!(parent.number(), 1);
-    assert_eq!((ran_on(0, 2..=5), ran_on(1, 2..=5)), (4, 0));
-    // Forty: the parent's worker takes its first 8 whatever the other does (a worker may
-    // hold 8 more live processes than the least-loaded one and keep its spawns); beyond
-    // that, spawns spread, so one parent's children still use both workers.
-    run_to_exit_on(&rt, "t:fan", "t:pair", 40);
-    let (here, there) = (ran_on(0, 7..=46), ran_on(1, 7..=46));
+    assert_eq!(parent.number(), 3);
+    let home = worker_of(3).unwrap();
+    assert_eq!(ran_on(home, 4..=7), 4);
+    // Forty (PIDs 9-48), all spawned in the parent's one Step: its worker keeps them
+    // while it holds at most 8 more live processes than the other (so the first 8 at
+    // least), and the rest spread to the other worker.
+    let parent = run_to_exit_on(&rt, "t:fan", "t:pair", 40);
+    assert_eq!(parent.number(), 8);
+    let home = worker_of(8).unwrap();
+    let (here, there) = (ran_on(home, 9..=48), ran_on(1 - home, 9..=48));
     assert_eq!(here + there, 40);
     assert!(
-        here >= 8 && there >= 1,
+        (9..=16).all(|n| worker_of(n) == Some(home)) && there >= 1,
         "{here} on the parent's worker, {there} on the other"
     );
+    for pid in &idle {
+        rt.terminate(pid);
+    }
 }
 
 fn run_to_exit_on(rt: &wippy_wasm::Runtime, entry: &str, host: &str, n: i64) -> wippy_wasm::Pid {

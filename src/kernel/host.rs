@@ -1,8 +1,8 @@
 //! A host: worker threads, each running its own executor, and the table of the host's
-//! live processes. A spawn lands on a worker and stays there: the spawning process's own
-//! worker when the spawn comes from one of the host's workers and that worker is not
-//! much busier than the least-loaded one (no thread hop, and workers that spawn scale),
-//! else the least-loaded worker.
+//! live processes. A spawn lands on a worker and stays there: an idle worker if there is
+//! one; else the spawning process's own worker, when the spawn comes from one of the
+//! host's workers and that worker is not much busier than the least-loaded one (no thread
+//! hop, and workers that spawn scale); else the least-loaded worker.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -290,16 +290,22 @@ impl Host {
 
     /// The worker a new process goes to (see the module doc).
     fn pick_worker(&self) -> &Worker {
-        let load = |w: &Worker| w.live.load(Ordering::Relaxed);
-        let least = self
-            .workers
-            .iter()
-            .min_by_key(|w| load(w))
-            .expect("a host has at least one worker");
         let here = CURRENT_WORKER.with(|c| c.get());
-        match self.workers.iter().find(|w| Arc::as_ptr(&w.inbox) == here) {
-            Some(local) if load(local) <= load(least) + local_slack(load(least)) => local,
-            _ => least,
+        let mut least = (&self.workers[0], usize::MAX);
+        let mut local = None;
+        for w in &self.workers {
+            let load = w.live.load(Ordering::Relaxed);
+            if load < least.1 {
+                least = (w, load);
+            }
+            if Arc::as_ptr(&w.inbox) == here {
+                local = Some((w, load));
+            }
+        }
+        match local {
+            // An idle worker takes the spawn: a few CPU-bound children still spread.
+            Some((local, load)) if least.1 > 0 && load <= least.1 + local_slack(least.1) => local,
+            _ => least.0,
         }
     }
 

@@ -42,16 +42,19 @@ pub(crate) struct Names {
     /// Names held, plus registrations under way. Every process end releases its names,
     /// and most processes hold none: while this is 0, a release takes no lock (one lock
     /// shared by every worker, taken at every exit, was a cost of spawning on several
-    /// workers at once). A registration counts itself before it asks whether the process
-    /// is alive; a release reads it after the process left its host's table. So a release
-    /// that reads 0 precedes that count, and the registration's `alive` then sees the
-    /// process gone and fails.
+    /// workers at once). Sound because `register`'s `alive` looks at the host's table
+    /// under the lock its exit path removes the process under: a registration counts
+    /// itself, then asks `alive`; a release runs after that removal. If the count came
+    /// first, the removal's lock orders it before the release, which then sees it; if the
+    /// removal came first, `alive` sees the process gone and the registration fails.
     named: AtomicUsize,
 }
 
 impl Names {
     /// Gives `name` to `pid` if it is free; `alive` is asked under the table's lock, so a
-    /// name cannot be registered to a process that has already been released.
+    /// name cannot be registered to a process that has already been released. `alive` must
+    /// read the host's table under the lock that removes the process at its end (see
+    /// `named`).
     pub fn register(
         &self,
         name: &str,

@@ -63,6 +63,8 @@ impl<R> Table<R> {
         self.shard(n).get_mut(&n).map(f)
     }
 
+    /// Live processes. While an insert is refused for the cap it may read one more for a
+    /// moment, and an insert is counted just before its record is in its shard.
     pub fn len(&self) -> usize {
         self.len.load(Ordering::Acquire)
     }

@@ -37,6 +37,16 @@ pub struct CacheStats {
     pub rejected: u64,
 }
 
+impl std::iter::Sum for CacheStats {
+    fn sum<I: Iterator<Item = Self>>(stats: I) -> Self {
+        stats.fold(Self::default(), |a, b| Self {
+            hits: a.hits + b.hits,
+            misses: a.misses + b.misses,
+            rejected: a.rejected + b.rejected,
+        })
+    }
+}
+
 /// The cache's live counters.
 #[derive(Debug, Default)]
 pub(crate) struct CacheCounters {

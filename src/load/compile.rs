@@ -45,35 +45,32 @@ pub trait EngineSet: Sync {
 pub struct Engines<'a> {
     /// The runtime's engines.
     pub plain: &'a dyn EngineSet,
-    /// The engines with concurrency support, for components the plain ones refuse because
-    /// they use component-model async (their code differs, and so does their cache). Made
-    /// on first need.
+    /// The engines with concurrency support, for components that use component-model async
+    /// or import WASI 0.3 (their code differs, and so does their cache). Made on first
+    /// need.
     pub concurrent: &'a (dyn Fn() -> Result<&'a dyn EngineSet, String> + Sync),
 }
 
 /// Compiles `bytes` (already hash-verified as `sha`), using and filling the cache.
 ///
-/// The code is compiled without an allocator (`precompile`) and cached at once, then
-/// loaded into the primary engine; one that refuses it for its pool's limits (two
-/// memories, a table of 47,000 elements, many core instances) gets it loaded into the
-/// on-demand engine instead. So nothing `wasmtime run` accepts is refused for the pool,
-/// and a refusal never throws a minute of compiling away. A component the plain engines
-/// refuse to compile is tried on the concurrent ones: those that use component-model
-/// async run there, and for any other the plain engines' error stands.
+/// A component that needs concurrency support ([`super::concurrency::needed`]) goes to
+/// the concurrent engines, everything else to the plain ones. The code is compiled without
+/// an allocator (`precompile`) and cached at once, then loaded into the set's primary
+/// engine; one that refuses it for its pool's limits (two memories, a table of 47,000
+/// elements, many core instances) gets it loaded into the set's on-demand engine instead.
+/// So nothing `wasmtime run` accepts is refused for the pool, and a refusal never throws a
+/// minute of compiling away.
 pub fn compile(
     engines: &Engines<'_>,
     bytes: &[u8],
     sha: &[u8; 32],
     kind: BinaryKind,
 ) -> Result<Code, String> {
-    let refused = match compile_into(engines.plain, bytes, sha, kind, false) {
-        Err(refused) if kind == BinaryKind::Component => refused,
-        done => return done,
-    };
-    let Ok(concurrent) = (engines.concurrent)() else {
-        return Err(refused);
-    };
-    compile_into(concurrent, bytes, sha, kind, true).map_err(|_| refused)
+    if kind == BinaryKind::Component && super::concurrency::needed(bytes) {
+        let set = (engines.concurrent)()?;
+        return compile_into(set, bytes, sha, kind, true);
+    }
+    compile_into(engines.plain, bytes, sha, kind, false)
 }
 
 /// Compiles for `set` through its cache, and loads the code into one of its engines.

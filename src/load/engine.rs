@@ -11,7 +11,8 @@ use crate::registry::Preemption;
 /// feeds the compile-cache key (through wasmtime's compatibility hash).
 #[derive(Clone, Debug)]
 pub struct EngineOptions {
-    /// Pooling-allocator slots: the most instances alive at once across the runtime.
+    /// Pooling-allocator slots: the most instances alive at once across the runtime, per
+    /// preemption mode in use; WASI 0.3 components have a pool of a quarter of this more.
     pub max_instances: u32,
     /// Hard cap (and virtual reservation) for each linear memory. 4 GiB lets wasmtime
     /// elide bounds checks on 32-bit memories; the per-process `limits.memory_bytes`

@@ -5,6 +5,7 @@
 
 pub(crate) mod cache;
 pub(crate) mod compile;
+pub(crate) mod concurrency;
 pub(crate) mod engine;
 pub(crate) mod fsroot;
 pub(crate) mod hash;

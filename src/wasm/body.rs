@@ -137,6 +137,15 @@ async fn init_and_call(
     };
     let mut store = Store::new(&engine, state);
     store.limiter(|s| &mut s.memory);
+    // Component-model async handles (streams, futures, waitable sets, pending subtasks:
+    // each wait a timer of ours) live in wasmtime's tables outside the memory limit; a
+    // WASI 0.3 process holds as many as its entry's open-handle cap.
+    if let Pre::Component {
+        concurrent: true, ..
+    } = prepared.pre
+    {
+        store.set_max_component_handles(max_open);
+    }
     let sliced = match settings.preemption {
         Preemption::Fuel => store
             .set_fuel(budget)

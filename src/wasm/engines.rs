@@ -1,5 +1,5 @@
 //! The wasm kind's engines. Per preemption mode in use: a plain set, and, made when the
-//! first component that uses component-model async (a WASI 0.3 program) loads, a
+//! first component that needs it loads (`load::concurrency`: a WASI 0.3 program), a
 //! concurrent set. Each set is a pooled engine (unless the runtime asked for none), an
 //! on-demand engine made on first need for binaries a pool slot cannot hold, and the
 //! compile cache of its code: fuel and epoch code differ, and so do plain and concurrent.
@@ -9,12 +9,13 @@ use std::sync::{Arc, OnceLock};
 use wasmtime::Engine;
 
 use super::epoch;
+use crate::load::cache::CacheStats;
 use crate::load::engine::{self, EngineOptions};
 use crate::load::CompileCache;
 use crate::registry::Preemption;
 
-/// One engine configuration: see the module doc.
-pub struct EngineSet {
+/// One engine configuration (plain or concurrent): see the module doc.
+pub struct ConfigEngines {
     engine: Engine,
     on_demand: OnceLock<Result<Engine, String>>,
     cache: CompileCache,
@@ -24,7 +25,7 @@ pub struct EngineSet {
     ticker: Arc<epoch::Ticker>,
 }
 
-impl EngineSet {
+impl ConfigEngines {
     fn new(
         options: &EngineOptions,
         preemption: Preemption,
@@ -43,14 +44,9 @@ impl EngineSet {
             ticker: ticker.clone(),
         })
     }
-
-    /// The compile cache of this configuration.
-    pub fn compile_cache(&self) -> &CompileCache {
-        &self.cache
-    }
 }
 
-impl crate::load::EngineSet for EngineSet {
+impl crate::load::EngineSet for ConfigEngines {
     fn primary(&self) -> &Engine {
         &self.engine
     }
@@ -93,8 +89,8 @@ fn build(
 /// The engines of one preemption mode.
 pub struct ModeEngines {
     /// For everything but components that use component-model async.
-    pub plain: EngineSet,
-    concurrent: OnceLock<Result<EngineSet, String>>,
+    pub plain: ConfigEngines,
+    concurrent: OnceLock<Result<ConfigEngines, String>>,
     options: EngineOptions,
     preemption: Preemption,
     ticker: Arc<epoch::Ticker>,
@@ -107,7 +103,7 @@ impl ModeEngines {
         ticker: &Arc<epoch::Ticker>,
     ) -> Result<Self, String> {
         Ok(Self {
-            plain: EngineSet::new(options, preemption, false, ticker)?,
+            plain: ConfigEngines::new(options, preemption, false, ticker)?,
             concurrent: OnceLock::new(),
             options: options.clone(),
             preemption,
@@ -116,10 +112,20 @@ impl ModeEngines {
     }
 
     /// The concurrent set, made on first call.
-    pub fn concurrent(&self) -> Result<&EngineSet, String> {
+    pub fn concurrent(&self) -> Result<&ConfigEngines, String> {
         self.concurrent
-            .get_or_init(|| EngineSet::new(&self.options, self.preemption, true, &self.ticker))
+            .get_or_init(|| ConfigEngines::new(&self.options, self.preemption, true, &self.ticker))
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    /// What the caches of this mode's sets counted.
+    pub fn cache_stats(&self) -> CacheStats {
+        let concurrent = self.concurrent.get().and_then(|c| c.as_ref().ok());
+        [Some(&self.plain), concurrent]
+            .into_iter()
+            .flatten()
+            .map(|set| set.cache.stats.snapshot())
+            .sum()
     }
 }

@@ -26,8 +26,9 @@ use crate::kernel::exit::ExitReason;
 use crate::kernel::kind::{ProcessKind, Ready, Spawnable};
 use crate::kernel::process::{Args, Body};
 use crate::kernel::Kernel;
+use crate::load::cache::CacheStats;
 use crate::load::engine::EngineOptions;
-use crate::load::{CompileCache, Engines};
+use crate::load::Engines;
 use crate::registry::{
     Diagnostics, EntryConfig, EntryId, Location, Preemption, Registry, WasmEntry,
 };
@@ -78,12 +79,14 @@ impl WasmKind {
         let _ = self.kernel.set(Arc::downgrade(kernel));
     }
 
-    /// The compile cache of the default preemption mode.
-    pub fn cache(&self) -> &CompileCache {
-        self.mode(self.options.preemption)
-            .expect("made by WasmKind::new")
-            .plain
-            .compile_cache()
+    /// What the compile caches counted: every preemption mode in use, plain and
+    /// concurrent.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.modes
+            .iter()
+            .filter_map(|m| m.get().and_then(|m| m.as_ref().ok()))
+            .map(ModeEngines::cache_stats)
+            .sum()
     }
 
     /// The preemption modes the registry's hosts use, the default first.

@@ -178,3 +178,22 @@ fn version_key(name: &str) -> Vec<u64> {
     let release = version.split('-').next().unwrap_or("");
     release.split('.').map(|n| n.parse().unwrap_or(0)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::version_key;
+
+    #[test]
+    fn the_newest_export_version_orders_last() {
+        let mut names = [
+            "wasi:cli/run@0.3.0",
+            "wasi:cli/run@0.2.0",
+            "wasi:cli/run@0.10.1",
+            "wasi:cli/run@0.3.0-rc-2026-03-15",
+        ];
+        names.sort_by_key(|n| version_key(n));
+        assert_eq!(names[3], "wasi:cli/run@0.10.1");
+        assert_eq!(names[0], "wasi:cli/run@0.2.0");
+        assert_eq!(version_key("wasi:cli/run"), vec![0]);
+    }
+}
