@@ -208,6 +208,25 @@ fn a_preview3_component_waits_on_our_timers_several_at_once() {
 }
 
 #[test]
+fn a_preview3_wait_of_the_longest_duration_parks_and_ends_when_terminated() {
+    // 2^64 - 1 ns, a guest's hostile duration: the host's deadline saturates, the
+    // process parks (it does not spin, overflow or wake at once), and terminate ends it.
+    let rt = runtime(&(p3_sleeper("forever", "forever") + &p3_sleeper("quick", "\"10\"")));
+    let me = Mailbox::new();
+    let pid = rt.spawn_monitored(&me, "t:forever", HOST, vec![]).unwrap();
+    wait_for_steps(&rt, &pid, 1);
+    // A neighbour still runs and ends meanwhile.
+    assert_eq!(
+        run_to_exit(&rt, "t:quick", vec![]),
+        wippy_wasm::ExitResult::ok(Value::map([("ok", Value::Null)]))
+    );
+    assert!(me.receive(Duration::ZERO).is_none(), "still parked");
+    assert!(rt.terminate(&pid));
+    let exit = me.receive(WAIT).unwrap();
+    assert!(exit.result.reason.is_terminated(), "{:?}", exit.result);
+}
+
+#[test]
 fn a_preview3_component_parks_without_holding_its_neighbours() {
     let p2 = guest(
         "nap",

@@ -6,6 +6,8 @@
 // the longest wait and (when the waits overlap at all) less than their sum: they ran
 // concurrently.
 // It returns err for an argument that is not a number, or when the time is not right.
+// The argument `forever` waits the longest duration there is (2^64 - 1 ns): a hostile
+// value for the host's timers, which must park the process, not overflow.
 #include <stdlib.h>
 
 #include "p3_sleeper.h"
@@ -27,6 +29,10 @@ static p3_sleeper_callback_code_t check(void) {
   return finish(ok);
 }
 
+static bool is_forever(p3_sleeper_string_t s) {
+  return s.len == 7 && __builtin_memcmp(s.ptr, "forever", 7) == 0;
+}
+
 // Milliseconds in a WIT string (not NUL-terminated); -1 if it is not a number.
 static int64_t parse_ms(p3_sleeper_string_t s) {
   if (s.len == 0 || s.len > 9) return -1;
@@ -45,14 +51,14 @@ p3_sleeper_callback_code_t exports_wasi_cli_run_run(void) {
   // Every argument is checked before any wait starts: a task must not end with waits
   // still running. args.ptr[0] is the program's name.
   for (size_t i = 1; i < args.len; i++) {
-    if (parse_ms(args.ptr[i]) < 0) {
+    if (!is_forever(args.ptr[i]) && parse_ms(args.ptr[i]) < 0) {
       p3_sleeper_list_string_free(&args);
       return finish(false);
     }
   }
   started = wasi_clocks_monotonic_clock_now();
   for (size_t i = 1; i < args.len; i++) {
-    uint64_t ns = (uint64_t)parse_ms(args.ptr[i]) * 1000000;
+    uint64_t ns = is_forever(args.ptr[i]) ? UINT64_MAX : (uint64_t)parse_ms(args.ptr[i]) * 1000000;
     if (ns > longest) longest = ns;
     sum += ns;
     p3_sleeper_subtask_status_t status = wasi_clocks_monotonic_clock_wait_for(ns);
