@@ -39,6 +39,8 @@ pub trait EngineSet: Sync {
     fn on_demand(&self) -> Result<Engine, String>;
     /// Where code compiled for this configuration is cached.
     fn cache(&self) -> &CompileCache;
+    /// Its engines have concurrency support (component-model async).
+    fn concurrent(&self) -> bool;
 }
 
 /// The engine configurations a binary may be loaded into.
@@ -68,9 +70,9 @@ pub fn compile(
 ) -> Result<Code, String> {
     if kind == BinaryKind::Component && super::concurrency::needed(bytes) {
         let set = (engines.concurrent)()?;
-        return compile_into(set, bytes, sha, kind, true);
+        return compile_into(set, bytes, sha, kind);
     }
-    compile_into(engines.plain, bytes, sha, kind, false)
+    compile_into(engines.plain, bytes, sha, kind)
 }
 
 /// Compiles for `set` through its cache, and loads the code into one of its engines.
@@ -79,12 +81,11 @@ fn compile_into(
     bytes: &[u8],
     sha: &[u8; 32],
     kind: BinaryKind,
-    concurrent: bool,
 ) -> Result<Code, String> {
     let cache = set.cache();
     let entry = cache.entry_for(sha, kind);
     if let Some(payload) = entry.as_ref().and_then(|e| cache.read(e)) {
-        match load_anywhere(set, &payload, kind, concurrent) {
+        match load_anywhere(set, &payload, kind) {
             Ok(code) => {
                 cache.record_hit();
                 return Ok(code);
@@ -105,18 +106,13 @@ fn compile_into(
     if let Some(entry) = &entry {
         cache.write(entry, &compiled);
     }
-    load_anywhere(set, &compiled, kind, concurrent)
-        .map_err(|e| format!("invalid {}: {e:#}", kind.name()))
+    load_anywhere(set, &compiled, kind).map_err(|e| format!("invalid {}: {e:#}", kind.name()))
 }
 
 /// Loads compiled bytes into the set's primary engine, or into its on-demand one if the
 /// primary's pool cannot hold them. The primary's refusal is the error if both refuse.
-fn load_anywhere(
-    set: &dyn EngineSet,
-    payload: &[u8],
-    kind: BinaryKind,
-    concurrent: bool,
-) -> wasmtime::Result<Code> {
+fn load_anywhere(set: &dyn EngineSet, payload: &[u8], kind: BinaryKind) -> wasmtime::Result<Code> {
+    let concurrent = set.concurrent();
     let refused = match load(set.primary(), payload, kind, concurrent) {
         Ok(code) => return Ok(code),
         Err(refused) => refused,

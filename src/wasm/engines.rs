@@ -66,6 +66,10 @@ impl crate::load::EngineSet for ConfigEngines {
     fn cache(&self) -> &CompileCache {
         &self.cache
     }
+
+    fn concurrent(&self) -> bool {
+        self.concurrent
+    }
 }
 
 /// Builds an engine; an epoch engine is ticked by the runtime's epoch clock from now on.
