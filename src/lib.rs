@@ -49,6 +49,7 @@
 
 #![warn(missing_docs)]
 
+mod cluster;
 mod duration;
 mod env_store;
 mod executor;
@@ -61,6 +62,7 @@ mod service;
 mod value;
 mod wasm;
 
+pub use cluster::ClusterOptions;
 pub use executor::ClockKind;
 pub use kernel::event::{Event, EventKind, Mailbox, Message, Receive};
 pub use kernel::exit::{ExitReason, ExitResult, Limit, Stage, TrapKind};

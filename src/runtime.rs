@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use crate::cluster::{Cluster, ClusterOptions};
 use crate::executor::ClockKind;
 use crate::kernel::event::Mailbox;
 use crate::kernel::fd_limit;
@@ -111,6 +112,10 @@ pub enum RuntimeError {
     /// A host's worker thread or its poller could not start.
     #[error("{0}")]
     Host(String),
+    /// The cluster could not be joined (no NATS server at the address, bad credentials,
+    /// a missing credential variable).
+    #[error("{0}")]
+    Cluster(String),
 }
 
 /// What [`RuntimeBuilder::check`] found: everything `load` would refuse, and the warnings.
@@ -162,6 +167,8 @@ pub struct RuntimeBuilder {
     log: GuestLog,
     only: Option<Vec<String>>,
     shutdown_timeout: Duration,
+    cluster: Option<ClusterOptions>,
+    node: Option<String>,
 }
 
 impl Default for RuntimeBuilder {
@@ -175,6 +182,8 @@ impl Default for RuntimeBuilder {
             log: GuestLog::default(),
             only: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            cluster: None,
+            node: None,
         }
     }
 }
@@ -290,6 +299,91 @@ impl RuntimeBuilder {
         self.build(&Project::folder(folder.as_ref()))
     }
 
+    /// Joins a cluster through NATS (as a `cluster.nats` entry would, and in its place
+    /// when the project has one): PIDs then carry this node's name, and processes on
+    /// other nodes are reached as local ones (see `DESIGN.md`, "Nodes").
+    pub fn cluster(&mut self, options: ClusterOptions) -> &mut Self {
+        self.cluster = Some(options);
+        self
+    }
+
+    /// This node's name in the cluster, in place of the one configured (`--node`).
+    pub fn node(&mut self, name: impl Into<String>) -> &mut Self {
+        self.node = Some(name.into());
+        self
+    }
+
+    /// The cluster to join, if any: the builder's, else the project's `cluster.nats`
+    /// entry, with `node` overriding the name either gives.
+    fn cluster_options(&self, registry: &Registry) -> Result<Option<ClusterOptions>, RuntimeError> {
+        let entries: Vec<_> = registry
+            .entries()
+            .iter()
+            .filter_map(|e| match &e.config {
+                crate::registry::EntryConfig::ClusterNats(c) => Some((e.id.clone(), c)),
+                _ => None,
+            })
+            .collect();
+        if entries.len() > 1 {
+            return Err(RuntimeError::Cluster(format!(
+                "the project has {} cluster.nats entries ({}); a runtime joins one cluster",
+                entries.len(),
+                entries
+                    .iter()
+                    .map(|(id, _)| id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let from_entry = match entries.first() {
+            None => None,
+            Some((id, c)) => {
+                let var = |name: &str| {
+                    std::env::var(name).map_err(|_| {
+                        RuntimeError::Cluster(format!(
+                            "{id}: the credential variable {name} is not set"
+                        ))
+                    })
+                };
+                let mut options = ClusterOptions::new(c.urls.clone());
+                options.node = c.node.clone();
+                options.heartbeat = c.heartbeat;
+                options.token = c.token_env.as_deref().map(var).transpose()?;
+                options.user = match &c.user_env {
+                    Some((u, p)) => Some((var(u)?, var(p)?)),
+                    None => None,
+                };
+                Some(options)
+            }
+        };
+        let mut options = match (&self.cluster, from_entry) {
+            (Some(mine), Some(entry)) => {
+                let mut merged = entry;
+                merged.urls = mine.urls.clone();
+                Some(merged)
+            }
+            (Some(mine), None) => Some(mine.clone()),
+            (None, entry) => entry,
+        };
+        match (&mut options, &self.node) {
+            (Some(o), Some(node)) => o.node = Some(node.clone()),
+            (None, Some(node)) => {
+                return Err(RuntimeError::Cluster(format!(
+                    "node name {node:?} given, but no cluster to join: pass --nats or add a cluster.nats entry"
+                )))
+            }
+            _ => {}
+        }
+        if let Some(node) = options.as_ref().and_then(|o| o.node.as_ref()) {
+            if !crate::registry::valid_node_name(node) {
+                return Err(RuntimeError::Cluster(format!(
+                    "invalid node name {node:?}: 1 to 64 letters, digits, - or _"
+                )));
+            }
+        }
+        Ok(options)
+    }
+
     /// Loads `project` (all-or-nothing: its registry, then every entry through its
     /// process kind: binaries verified, compiled and linked, scripts checked) and starts
     /// a host for each `process.host` and `terminal.host`.
@@ -311,6 +405,8 @@ impl RuntimeBuilder {
             }
             .into());
         }
+        let cluster = self.cluster_options(&registry)?;
+        let node: Option<Arc<str>> = cluster.as_ref().map(|c| Arc::from(c.node_name()));
         let options = KernelOptions {
             fuel_slice: self.fuel_slice,
             preemption: self.engine.preemption,
@@ -319,8 +415,22 @@ impl RuntimeBuilder {
             network: self.network,
             log: self.log.clone(),
             shutdown_timeout: self.shutdown_timeout,
+            node: node.clone(),
         };
         let kernel = Kernel::start(&registry, entries, options).map_err(RuntimeError::Host)?;
+        let cluster = match (cluster, node) {
+            (Some(options), Some(node)) => match Cluster::join(&kernel, &options, node) {
+                Ok(cluster) => {
+                    kernel.attach_remote(cluster.remote());
+                    Some(cluster)
+                }
+                Err(e) => {
+                    kernel.shutdown();
+                    return Err(RuntimeError::Cluster(e));
+                }
+            },
+            _ => None,
+        };
         let services = Arc::new(Services::new(&registry, &kernel));
         lua.attach(&kernel, &services);
         wasm.attach(&kernel);
@@ -329,6 +439,7 @@ impl RuntimeBuilder {
             services,
             registry: Arc::new(registry),
             wasm,
+            cluster,
         })
     }
 
@@ -409,6 +520,7 @@ pub struct Runtime {
     services: Arc<Services>,
     registry: Arc<Registry>,
     wasm: Arc<WasmKind>,
+    cluster: Option<Cluster>,
 }
 
 impl Runtime {
@@ -685,7 +797,7 @@ impl Runtime {
     ///
     /// [`NameError`]: the name is taken or invalid, or the process has ended.
     pub fn register(&self, name: &str, pid: &Pid) -> Result<(), NameError> {
-        self.kernel.register(name, pid)
+        self.kernel.register(name, pid).wait()
     }
 
     /// The process holding `name`, if any.
@@ -780,6 +892,10 @@ impl Drop for Runtime {
     fn drop(&mut self) {
         self.services.stop_all();
         self.kernel.shutdown();
+        // After the shutdown: the EXITs of this node's processes go out before its Bye.
+        if let Some(cluster) = &self.cluster {
+            cluster.leave();
+        }
     }
 }
 

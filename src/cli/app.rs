@@ -15,6 +15,7 @@ use super::run::say;
 pub fn run(project: &Path) -> ExitCode {
     let mut builder = Runtime::builder();
     builder.max_instances(APPLICATION_SLOTS);
+    super::cluster_flags(&mut builder);
     let runtime = match builder.load(project) {
         Ok(rt) => rt,
         Err(e) => {

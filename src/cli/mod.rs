@@ -24,6 +24,15 @@ pub struct Cli {
     #[arg(long, global = true, default_value = ".", value_name = "DIR")]
     pub project: PathBuf,
 
+    /// Join a cluster through these NATS servers (comma-separated), in place of the
+    /// project's cluster.nats url.
+    #[arg(long, global = true, value_name = "URL[,URL...]")]
+    pub nats: Option<String>,
+
+    /// This runtime's node name in the cluster (default: the machine's host name).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub node: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -139,8 +148,28 @@ fn parse_env(text: &str) -> Result<(String, String), String> {
     }
 }
 
+/// `--nats` and `--node`, for every runtime the command builds.
+static CLUSTER_FLAGS: std::sync::OnceLock<(Option<String>, Option<String>)> =
+    std::sync::OnceLock::new();
+
+/// Applies `--nats` and `--node` to `builder`.
+fn cluster_flags(builder: &mut wippy_wasm::RuntimeBuilder) {
+    let Some((nats, node)) = CLUSTER_FLAGS.get() else {
+        return;
+    };
+    if let Some(urls) = nats {
+        builder.cluster(wippy_wasm::ClusterOptions::new(
+            urls.split(',').map(str::trim).filter(|u| !u.is_empty()),
+        ));
+    }
+    if let Some(node) = node {
+        builder.node(node.clone());
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let _ = CLUSTER_FLAGS.set((cli.nats.clone(), cli.node.clone()));
     interrupt::install();
     // Guests share this process's stderr (a terminal host inherits it): by default only
     // our own warnings are logged, not the crates' below us (wasmtime-wasi warns on guest

@@ -182,6 +182,7 @@ fn run_entry(
 fn builder(slots: u32) -> RuntimeBuilder {
     let mut builder = Runtime::builder();
     builder.max_instances(slots);
+    super::cluster_flags(&mut builder);
     builder
 }
 

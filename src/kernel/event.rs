@@ -81,12 +81,17 @@ struct Queues {
     blocked: usize,
 }
 
+/// Where a forwarding mailbox sends what is delivered to it.
+pub(crate) type Forward = Box<dyn Fn(Event) + Send + Sync>;
+
 #[derive(Default)]
 struct Shared {
     queues: Mutex<Queues>,
     ready: Condvar,
     /// Most messages waiting at once (`None`: unbounded, for the embedder's own mailboxes).
     capacity: Option<usize>,
+    /// Events go here instead of the queue: a watcher on another cluster node.
+    forward: Option<Forward>,
 }
 
 /// A message was refused: the receiver's mailbox holds `capacity` unread messages, or
@@ -201,6 +206,15 @@ impl Mailbox {
         }))
     }
 
+    /// A mailbox that queues nothing: each event delivered to it is handed to `forward`
+    /// (a watcher on another node, reached through the cluster).
+    pub(crate) fn forwarding(forward: Forward) -> Self {
+        Self(Arc::new(Shared {
+            forward: Some(forward),
+            ..Shared::default()
+        }))
+    }
+
     /// Runs `put` under the lock and wakes the receivers if it added something.
     fn push(&self, put: impl FnOnce(&mut Queues) -> bool) -> bool {
         let (wakers, blocked) = {
@@ -220,6 +234,9 @@ impl Mailbox {
     }
 
     pub(crate) fn deliver(&self, event: Event) {
+        if let Some(forward) = &self.0.forward {
+            return forward(event);
+        }
         self.push(|q| {
             // CANCEL asks once: a second request while one is unread adds nothing, so
             // repeated cancels cannot flood the queue.
@@ -424,6 +441,7 @@ mod tests {
 
     fn pid(n: u64) -> Pid {
         Pid {
+            node: None,
             host: Arc::new(EntryId::parse("a:h").unwrap()),
             n,
         }

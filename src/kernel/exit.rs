@@ -122,6 +122,12 @@ pub enum ExitReason {
     },
     /// The runtime shut down while the process ran.
     Shutdown,
+    /// The cluster node it ran on stopped answering (killed, cut off): what its monitors
+    /// and links hear, since they can no longer know how it ended.
+    NodeDown {
+        /// The node's name.
+        node: String,
+    },
     /// A host function panicked inside the process; the host caught it.
     Panicked,
     /// Any other failure: a script error, arguments that do not fit the method, a binary
@@ -195,6 +201,7 @@ impl fmt::Display for ExitReason {
             Self::Cancelled { reason } => write!(f, "process cancelled: {reason}"),
             Self::LinkFailed { pid } => write!(f, "linked process {pid} failed"),
             Self::Shutdown => f.write_str("process terminated: host shutting down"),
+            Self::NodeDown { node } => write!(f, "node down: {node}"),
             Self::Panicked => f.write_str("host error: a host function panicked"),
             Self::Failed {
                 stage: Some(stage),

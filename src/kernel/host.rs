@@ -154,6 +154,9 @@ pub enum SendError {
         /// Its mailbox's capacity, in messages.
         capacity: usize,
     },
+    /// The process is on another cluster node, and the message could not go there.
+    #[error("{0}")]
+    Remote(String),
     /// Its unread messages hold the most bytes a mailbox may hold.
     #[error("mailbox of process {pid} is full: its unread messages hold {mib} MiB")]
     MailboxBytesFull {
@@ -224,6 +227,7 @@ impl Host {
     ) -> Result<Pid, HostFull> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let pid = Pid {
+            node: self.settings.node.clone(),
             host: self.id.clone(),
             n,
         };
@@ -476,6 +480,7 @@ impl Host {
                         .into_iter()
                         .map(|n| {
                             Pid {
+                                node: self.settings.node.clone(),
                                 host: self.id.clone(),
                                 n,
                             }

@@ -25,6 +25,14 @@ pub enum NameError {
     /// The process has ended (or never existed).
     #[error("process not found: {0}")]
     NoProcess(String),
+    /// The cluster's name bucket could not be reached or refused the claim.
+    #[error("cannot register name {name:?} in the cluster: {reason}")]
+    Cluster {
+        /// The name asked for.
+        name: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// Empty, longer than 1024 bytes, or shaped like a PID (`{...}`).
     #[error("invalid name {0:?}: a name is 1-1024 bytes and does not start with '{{'")]
     Invalid(String),

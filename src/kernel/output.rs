@@ -166,6 +166,7 @@ mod tests {
     fn output_is_cut_into_tagged_lines_and_the_rest_is_logged_at_close() {
         let (log, lines) = GuestLog::capture();
         let pid = Pid {
+            node: None,
             host: Arc::new(EntryId::parse("a:h").unwrap()),
             n: 7,
         };

@@ -94,6 +94,8 @@ pub(crate) struct RunSettings {
     pub network: bool,
     /// Where guest output goes when stdio is not inherited.
     pub log: GuestLog,
+    /// This runtime's cluster node, when it is one: its PIDs carry it.
+    pub node: Option<Arc<str>>,
 }
 
 /// Runs `call` as a process body: termination and the deadline are checked before every

@@ -46,6 +46,7 @@ fn kernel(entries: Vec<(&str, Arc<dyn Spawnable>)>, shutdown_timeout: Duration) 
         network: false,
         log: GuestLog::default(),
         shutdown_timeout,
+        node: None,
     };
     let entries = entries
         .into_iter()

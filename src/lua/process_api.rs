@@ -12,7 +12,7 @@ use crate::kernel::event::{EventKind, Mailbox};
 use crate::kernel::host::Watchers;
 use crate::kernel::pid::Pid;
 use crate::kernel::process::KillSwitch;
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, Spawned as KernelSpawned};
 use crate::value::Value;
 
 /// Topics one process may `listen` to: every inbox read skips them all.
@@ -42,7 +42,9 @@ impl Me {
     /// A destination: a PID (`{host|n}`) or a registered name.
     fn target(&self, text: &str) -> mlua::Result<Pid> {
         if text.starts_with('{') {
-            return Pid::parse(text)
+            return self
+                .kernel()?
+                .parse_pid(text)
                 .ok_or_else(|| mlua::Error::runtime(format!("not a pid: {text:?}")));
         }
         self.kernel()?
@@ -62,6 +64,30 @@ enum Watch {
     Both,
 }
 
+impl Watch {
+    fn watchers(self, me: &Me) -> Watchers {
+        match self {
+            Watch::None => Watchers::default(),
+            Watch::Monitor => Watchers::monitor(&me.inbox),
+            Watch::Link => Watchers {
+                linked_pid: Some(me.pid.clone()),
+                ..Watchers::default()
+            },
+            Watch::Both => Watchers {
+                linked_pid: Some(me.pid.clone()),
+                ..Watchers::monitor(&me.inbox)
+            },
+        }
+    }
+
+    /// After the spawn: the link's other half (the spawner hears of the child's failure).
+    fn spawned(self, kernel: &Kernel, me: &Me, pid: &Pid) {
+        if let Watch::Link | Watch::Both = self {
+            kernel.watch_linked(&me.pid, pid);
+        }
+    }
+}
+
 fn spawn(
     me: &Me,
     entry: &str,
@@ -71,28 +97,47 @@ fn spawn(
 ) -> mlua::Result<Spawned> {
     let kernel = me.kernel()?;
     let values = from_lua_many(args.iter())?;
-    let watchers = match watch {
-        Watch::None => Watchers::default(),
-        Watch::Monitor => Watchers::monitor(&me.inbox),
-        Watch::Link => Watchers {
-            linked_pid: Some(me.pid.clone()),
-            ..Watchers::default()
-        },
-        Watch::Both => Watchers {
-            linked_pid: Some(me.pid.clone()),
-            ..Watchers::monitor(&me.inbox)
-        },
-    };
-    match kernel.spawn(entry, host, values.into(), watchers) {
+    match kernel.spawn(entry, host, values.into(), watch.watchers(me)) {
         Ok(pid) => {
-            if let Watch::Link | Watch::Both = watch {
-                kernel.watch_linked(&me.pid, &pid);
-            }
+            watch.spawned(&kernel, me, &pid);
             Ok((Some(pid.to_string()), None))
         }
         Err(e) => Ok((None, Some(e.to_string()))),
     }
 }
+
+/// A spawn on `node@host`: the process yields until the node answers.
+async fn spawn_on_node(
+    me: &Me,
+    entry: &str,
+    host: &str,
+    args: Variadic<LuaValue>,
+    watch: Watch,
+) -> mlua::Result<Spawned> {
+    let kernel = me.kernel()?;
+    let values = from_lua_many(args.iter())?;
+    let spawned = match kernel.spawn_anywhere(entry, host, values.into(), watch.watchers(me)) {
+        KernelSpawned::Here(result) => result,
+        KernelSpawned::There(reply) => reply.await,
+    };
+    match spawned {
+        Ok(pid) => {
+            watch.spawned(&kernel, me, &pid);
+            Ok((Some(pid.to_string()), None))
+        }
+        Err(e) => Ok((None, Some(e.to_string()))),
+    }
+}
+
+/// `process.spawn*`: local hosts take the synchronous path; a host written `node@host`
+/// takes the asynchronous one, since the other node answers over the network.
+const SPAWN_CHOOSER: &str = r#"local here, there = ...
+return function(entry, host, ...)
+  if type(host) == "string" and string.find(host, "@", 1, true) then
+    return there(entry, host, ...)
+  end
+  return here(entry, host, ...)
+end"#;
 
 pub fn module(lua: &Lua, me: Me) -> mlua::Result<Table> {
     let t = lua.create_table()?;
@@ -108,15 +153,24 @@ pub fn module(lua: &Lua, me: Me) -> mlua::Result<Table> {
         ("spawn_linked", Watch::Link),
         ("spawn_linked_monitored", Watch::Both),
     ] {
-        let me = me.clone();
-        t.set(
-            name,
-            lua.create_function(
-                move |_, (entry, host, args): (String, String, Variadic<LuaValue>)| {
-                    spawn(&me, &entry, &host, args, watch)
-                },
-            )?,
+        let m = me.clone();
+        let here = lua.create_function(
+            move |_, (entry, host, args): (String, String, Variadic<LuaValue>)| {
+                spawn(&m, &entry, &host, args, watch)
+            },
         )?;
+        let m = me.clone();
+        let there = lua.create_async_function(
+            move |_, (entry, host, args): (String, String, Variadic<LuaValue>)| {
+                let m = m.clone();
+                async move { spawn_on_node(&m, &entry, &host, args, watch).await }
+            },
+        )?;
+        let chooser: mlua::Function = lua
+            .load(SPAWN_CHOOSER)
+            .set_name("=process.spawn")
+            .call((here, there))?;
+        t.set(name, chooser)?;
     }
 
     let m = me.clone();
@@ -334,10 +388,15 @@ pub(super) async fn exec(
 ) -> mlua::Result<(LuaValue, Option<String>)> {
     let values = from_lua_many(args.iter())?;
     let exits = Mailbox::new();
-    if let Err(e) = me
-        .kernel()?
-        .spawn(entry, host, values.into(), Watchers::monitor(&exits))
-    {
+    let spawned =
+        match me
+            .kernel()?
+            .spawn_anywhere(entry, host, values.into(), Watchers::monitor(&exits))
+        {
+            KernelSpawned::Here(result) => result,
+            KernelSpawned::There(reply) => reply.await,
+        };
+    if let Err(e) = spawned {
         return Ok((LuaValue::Nil, Some(e.to_string())));
     }
     let Some(exit) = exits.next_event(None).await else {
@@ -355,15 +414,20 @@ fn registry_module(lua: &Lua, me: &Me) -> mlua::Result<Table> {
     let m = me.clone();
     t.set(
         "register",
-        lua.create_function(move |_, (name, pid): (String, Option<String>)| {
-            let pid = match pid {
-                Some(text) => m.target(&text)?,
-                None => m.pid.clone(),
-            };
-            Ok(match m.kernel()?.register(&name, &pid) {
-                Ok(()) => (true, None),
-                Err(e) => (false, Some(e.to_string())),
-            })
+        // Asynchronous: in a cluster the name is claimed in the cluster's bucket.
+        lua.create_async_function(move |_, (name, pid): (String, Option<String>)| {
+            let m = m.clone();
+            async move {
+                let pid = match pid {
+                    Some(text) => m.target(&text)?,
+                    None => m.pid.clone(),
+                };
+                let registration = m.kernel()?.register(&name, &pid);
+                Ok(match registration.answer().await {
+                    Ok(()) => (true, None),
+                    Err(e) => (false, Some(e.to_string())),
+                })
+            }
         })?,
     )?;
     let m = me.clone();

@@ -59,6 +59,15 @@ impl fmt::Display for EntryId {
     }
 }
 
+/// A node name: 1 to 64 of ASCII letters, digits, `-` and `_`. It is a NATS subject token,
+/// so no `.`, `*`, `>` or whitespace.
+pub fn valid_node_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

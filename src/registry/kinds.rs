@@ -58,6 +58,8 @@ pub enum EntryConfig {
     Lua(LuaEntry),
     /// `process.service`.
     Service(ServiceEntry),
+    /// `cluster.nats`: this runtime is a node of a cluster that talks through NATS.
+    ClusterNats(ClusterNats),
     /// A kind this runtime does not implement: kept so references to it resolve.
     Inert,
 }
@@ -193,6 +195,23 @@ impl Preemption {
             Preemption::Epoch => "epoch",
         }
     }
+}
+
+/// `cluster.nats`: join a cluster of runtimes through NATS servers.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClusterNats {
+    /// `url`: one NATS server address or several (`nats://127.0.0.1:4222`).
+    pub urls: Vec<String>,
+    /// `node`: this runtime's node name. `None`: the machine's host name.
+    pub node: Option<String>,
+    /// `heartbeat`: how often this node says it is alive. A node silent for 3 heartbeats
+    /// is declared down. Default 1 s.
+    pub heartbeat: std::time::Duration,
+    /// `token_env`: the OS environment variable that holds the server's token.
+    pub token_env: Option<String>,
+    /// `user_env` and `password_env`: the variables that hold a user and a password.
+    pub user_env: Option<(String, String)>,
 }
 
 /// `terminal.host`: the host that `wippy run` runs a command on, with the terminal as

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 pub use diagnostics::{Diagnostics, LoadErrors, Location, Problem, Warning};
-pub use id::EntryId;
+pub use id::{valid_node_name, EntryId};
 pub use kinds::*;
 pub use parse::{import_base, KNOWN_IMPORTS};
 pub use raw::{RawLifecycle, RawLimits, RawRestart, StdioMode};

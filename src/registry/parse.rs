@@ -158,6 +158,7 @@ impl EntryParser<'_> {
                 .typed(&at, map)
                 .and_then(|raw| self.lua(&at, raw, true)),
             "process.service" => self.typed(&at, map).and_then(|raw| self.service(&at, raw)),
+            "cluster.nats" => self.typed(&at, map).and_then(|raw| self.cluster(&at, raw)),
             other => {
                 self.diags.warn(
                     at.clone().with_field("kind"),
@@ -481,6 +482,65 @@ impl EntryParser<'_> {
             path: self.root.join(path),
             auto_create: raw.auto_create,
             mode,
+        }))
+    }
+
+    fn cluster(&mut self, at: &Location, raw: RawClusterNats) -> Option<EntryConfig> {
+        let urls = match raw.url {
+            Some(OneOrMore::One(url)) => vec![url],
+            Some(OneOrMore::More(urls)) if !urls.is_empty() => urls,
+            _ => {
+                self.diags.problem(
+                    at.clone().with_field("url"),
+                    "invalid configuration: cluster.nats needs url: a NATS server address (nats://host:port) or a list of them",
+                );
+                return None;
+            }
+        };
+        if let Some(node) = &raw.node {
+            if !super::id::valid_node_name(node) {
+                self.diags.problem(
+                    at.clone().with_field("node"),
+                    format!("invalid configuration: node {node:?} must be 1 to 64 letters, digits, - or _"),
+                );
+                return None;
+            }
+        }
+        let heartbeat = match raw.heartbeat.as_deref().map(crate::duration::parse) {
+            None => std::time::Duration::from_secs(1),
+            Some(Ok(d)) if d >= std::time::Duration::from_millis(10) => d,
+            Some(Ok(_)) => {
+                self.diags.problem(
+                    at.clone().with_field("heartbeat"),
+                    "invalid configuration: heartbeat must be at least 10ms",
+                );
+                return None;
+            }
+            Some(Err(e)) => {
+                self.diags.problem(
+                    at.clone().with_field("heartbeat"),
+                    format!("invalid configuration: {e}"),
+                );
+                return None;
+            }
+        };
+        let user_env = match (raw.user_env, raw.password_env) {
+            (Some(u), Some(p)) => Some((u, p)),
+            (None, None) => None,
+            _ => {
+                self.diags.problem(
+                    at.clone().with_field("user_env"),
+                    "invalid configuration: user_env and password_env go together",
+                );
+                return None;
+            }
+        };
+        Some(EntryConfig::ClusterNats(ClusterNats {
+            urls,
+            node: raw.node,
+            heartbeat,
+            token_env: raw.token_env,
+            user_env,
         }))
     }
 

@@ -179,6 +179,37 @@ pub struct RawHostOptions {
     pub preemption: Option<String>,
 }
 
+/// `cluster.nats`, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClusterNats {
+    /// One server address, or a list.
+    pub url: Option<OneOrMore>,
+    /// This runtime's node name.
+    pub node: Option<String>,
+    /// `heartbeat`: a duration such as `"1s"`.
+    pub heartbeat: Option<String>,
+    /// The variable holding a token.
+    pub token_env: Option<String>,
+    /// The variable holding a user name.
+    pub user_env: Option<String>,
+    /// The variable holding a password.
+    pub password_env: Option<String>,
+    /// Accepted as written.
+    #[serde(default, rename = "lifecycle")]
+    pub _lifecycle: Option<Value>,
+}
+
+/// One string, or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMore {
+    /// A single one.
+    One(String),
+    /// Several.
+    More(Vec<String>),
+}
+
 /// `terminal.host`, as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -198,8 +198,10 @@ impl Actor {
     }
 
     pub(super) fn register(&self, name: &str) -> Result<(), Code> {
-        self.kernel()?
+        let kernel = self.kernel()?;
+        kernel
             .register(name, &self.pid)
+            .detach(&kernel)
             .map_err(|e| match e {
                 crate::kernel::names::NameError::Taken { .. } => Code::NameTaken,
                 crate::kernel::names::NameError::NoProcess(_) => Code::Closed,
