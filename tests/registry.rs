@@ -626,6 +626,21 @@ fn a_relative_directory_is_taken_from_the_project_folder_or_with_base_module_fro
 }
 
 #[test]
+fn a_folder_with_a_wippy_lock_of_its_own_is_another_project_and_is_not_loaded() {
+    let app = "version: \"1.0\"\nnamespace: app\nentries:\n  - name: h\n    kind: process.host\n";
+    let dir = project(&[
+        ("_index.yaml", app),
+        ("nested/wippy.lock", "directories:\n  src: .\n"),
+        ("nested/_index.yaml", app),
+    ]);
+    let outer = Registry::load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outer.entries().len(), 1);
+    assert_eq!(outer.entries()[0].file, dir.path().join("_index.yaml"));
+    let inner = Registry::load(&dir.path().join("nested")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(inner.entries().len(), 1);
+}
+
+#[test]
 fn a_wippy_lock_names_the_folder_that_holds_the_registry() {
     let app = "version: \"1.0\"\nnamespace: app\nentries:\n  - name: h\n    kind: process.host\n";
     // `dev/` is another app (its own `app:h`); only the lock's `src` folder is the registry.

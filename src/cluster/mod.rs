@@ -697,9 +697,16 @@ impl Node for Inner {
             }
             return;
         }
-        let mut state = self.state.lock().unwrap();
-        if let Some(peers) = state.peers.as_mut() {
-            peers.heard(&beat.node, beat.load, Instant::now());
+        let restarted = {
+            let mut state = self.state.lock().unwrap();
+            state
+                .peers
+                .as_mut()
+                .is_some_and(|p| p.heard(&beat.node, beat.instance, beat.load, Instant::now()))
+        };
+        if restarted {
+            tracing::warn!(target: "wippy::cluster", "node {} restarted", beat.node);
+            self.node_down(&beat.node, false);
         }
     }
 

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 pub(crate) const MISSED: u32 = 3;
 
 struct Peer {
+    /// The run of the node heard last (`None`: addressed, not heard yet).
+    instance: Option<u64>,
     last_heard: Instant,
     /// Live processes per host, from its last heartbeat.
     load: BTreeMap<String, usize>,
@@ -29,17 +31,30 @@ impl Peers {
         }
     }
 
-    /// A heartbeat from `node`. A node declared down that is heard again is a new member:
-    /// what watched it before was already told it was down.
-    pub fn heard(&mut self, node: &str, load: BTreeMap<String, usize>, now: Instant) {
+    /// A heartbeat from run `instance` of `node`. A node declared down that is heard
+    /// again is a new member: what watched it before was already told it was down. True
+    /// when this is a new run of a node that was up (restarted faster than the silence
+    /// that would declare it down): its old run's processes are gone, so it counts as
+    /// having gone down first.
+    pub fn heard(
+        &mut self,
+        node: &str,
+        instance: u64,
+        load: BTreeMap<String, usize>,
+        now: Instant,
+    ) -> bool {
         let peer = self.nodes.entry(node.to_owned()).or_insert_with(|| Peer {
+            instance: None,
             last_heard: now,
             load: BTreeMap::new(),
             down: false,
         });
+        let restarted = !peer.down && peer.instance.is_some_and(|i| i != instance);
+        peer.instance = Some(instance);
         peer.last_heard = now;
         peer.load = load;
         peer.down = false;
+        restarted
     }
 
     /// `node` is addressed before it was heard: it has the same time to speak as a node
@@ -47,6 +62,7 @@ impl Peers {
     /// existed still ends).
     pub fn expect(&mut self, node: &str, now: Instant) {
         self.nodes.entry(node.to_owned()).or_insert_with(|| Peer {
+            instance: None,
             last_heard: now,
             load: BTreeMap::new(),
             down: false,
@@ -115,7 +131,7 @@ mod tests {
     fn a_silent_node_is_down_after_three_heartbeats_and_reported_once() {
         let t0 = Instant::now();
         let mut peers = Peers::new(BEAT);
-        peers.heard("b", BTreeMap::new(), t0);
+        peers.heard("b", 1, BTreeMap::new(), t0);
         assert!(peers.check(t0 + BEAT * 3).is_empty());
         assert_eq!(peers.check(t0 + BEAT * 3 + Duration::from_millis(1)), ["b"]);
         assert!(peers.is_down("b"));
@@ -127,13 +143,16 @@ mod tests {
         let t0 = Instant::now();
         let mut peers = Peers::new(BEAT);
         for i in 0..10 {
-            peers.heard("b", BTreeMap::new(), t0 + BEAT * i);
+            assert!(!peers.heard("b", 1, BTreeMap::new(), t0 + BEAT * i));
             assert!(peers.check(t0 + BEAT * i + BEAT * 2).is_empty());
         }
         assert!(peers.left("b"));
         assert!(!peers.left("b"));
         assert!(peers.is_down("b"));
-        peers.heard("b", BTreeMap::new(), t0 + BEAT * 20);
+        assert!(!peers.heard("b", 2, BTreeMap::new(), t0 + BEAT * 20));
+        assert!(!peers.is_down("b"));
+        // A new run heard while the old one was still up: the old one went down.
+        assert!(peers.heard("b", 3, BTreeMap::new(), t0 + BEAT * 21));
         assert!(!peers.is_down("b"));
     }
 
@@ -151,9 +170,9 @@ mod tests {
         let t0 = Instant::now();
         let mut peers = Peers::new(BEAT);
         let load = |n| BTreeMap::from([("app:workers".to_owned(), n)]);
-        peers.heard("b", load(5), t0);
-        peers.heard("c", load(2), t0);
-        peers.heard("d", BTreeMap::new(), t0);
+        peers.heard("b", 1, load(5), t0);
+        peers.heard("c", 1, load(2), t0);
+        peers.heard("d", 1, BTreeMap::new(), t0);
         assert_eq!(peers.least_loaded("app:workers"), Some("c"));
         peers.left("c");
         assert_eq!(peers.least_loaded("app:workers"), Some("b"));

@@ -42,7 +42,9 @@ const SKIPPED_DIRS: &[&str] = &["target", ".git", "node_modules"];
 /// followed, so a link cannot pull files from outside the project or loop; nor are the
 /// kernel's pseudo-filesystems mounted inside it (`/proc`, `/sys` when the project is `/`),
 /// which hold no project and are huge or endless. A folder that cannot be read, or a
-/// pseudo-filesystem, is skipped and named in `skipped`.
+/// pseudo-filesystem, is skipped and named in `skipped`. A folder below `root` with a
+/// `wippy.lock` of its own is another project (a Wippy project's root), so it is not
+/// scanned either.
 ///
 /// # Errors
 ///
@@ -80,6 +82,9 @@ pub fn index_files(
                     continue;
                 }
                 let path = entry.path();
+                if path.join("wippy.lock").is_file() {
+                    continue;
+                }
                 match entry.metadata() {
                     Ok(m) if m.dev() != root_device && is_pseudo_filesystem(&path) => {
                         skipped.push((path, "a kernel pseudo-filesystem; not scanned".to_owned()))
