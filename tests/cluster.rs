@@ -399,3 +399,24 @@ fn an_unreachable_server_and_a_bad_node_name_are_clear_errors() {
     assert_eq!(status, 1);
     assert!(err.contains("invalid node name \"no.dots\""), "{err}");
 }
+
+#[test]
+fn the_cluster_example_script_runs_to_its_end() {
+    let out = Command::new("bash")
+        .arg(repo().join("examples/cluster/run.sh"))
+        .env("WIPPY", env!("CARGO_BIN_EXE_wippy"))
+        .env("PATH", {
+            // The script finds nats-server on PATH: put the one the tests use first.
+            let dir = nats_server_binary().parent().unwrap().to_path_buf();
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            std::env::join_paths(std::iter::once(dir).chain(std::env::split_paths(&path))).unwrap()
+        })
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("node b: 2 4 6\nnode c: 2 4 6"), "{stdout}");
+    assert!(stdout.contains(": node down: c"), "{stdout}");
+    assert!(stdout.ends_with("== done\n"), "{stdout}");
+}

@@ -41,9 +41,11 @@ wait_line "$WORK/nats.log" "Server is ready"
 echo "== NATS server at $URL"
 
 node() { "$WIPPY" --project examples/cluster --nats "$URL" --node "$@"; }
+# A background node is run with exec, so its PID is the wippy process itself (kill -9 hits it).
+bg_node() { exec "$WIPPY" --project examples/cluster --nats "$URL" --node "$@"; }
 
 for n in b c; do
-  node "$n" run >"$WORK/$n.log" 2>&1 &
+  bg_node "$n" run >"$WORK/$n.log" 2>&1 &
   PIDS+=($!)
   eval "NODE_$n=$!"
   wait_line "$WORK/$n.log" "the hosts run until Ctrl-C"
@@ -60,8 +62,8 @@ echo "== a: watch a process on c, then kill -9 node c"
 node a run watch c >"$WORK/watch.log" 2>&1 &
 WATCH=$!
 wait_line "$WORK/watch.log" "^watching "
-kill -9 "$NODE_c"
-wait "$WATCH"
+{ kill -9 "$NODE_c" && wait "$NODE_c"; } 2>/dev/null || true
+wait "$WATCH" || { echo "the watch failed:" >&2; cat "$WORK/watch.log" >&2; exit 1; }
 grep -v "WARN" "$WORK/watch.log"
 grep -q "EXIT from .*: node down: c" "$WORK/watch.log"
 
