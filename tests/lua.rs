@@ -960,3 +960,49 @@ end }
         ])
     );
 }
+
+#[test]
+fn bursts_of_messages_and_answers_never_lose_a_wake() {
+    // The hook may preempt a script between an async call's poll that found nothing and
+    // the yield that parks it; a wake in between was spent on a pass that did not poll
+    // again, and the process parked for good (one burst in seven hung).
+    let echo = r#"
+local process = require("process")
+return { main = function()
+  local inbox = process.inbox()
+  while true do
+    local msg = inbox:receive()
+    process.send(msg:from(), "pong", msg:payload():data())
+  end
+end }
+"#;
+    let burst = r#"
+local process = require("process")
+return { main = function(rounds)
+  local echo = assert(process.spawn("t:echo", "t:host"))
+  local inbox = process.inbox()
+  local got = 0
+  for _ = 1, rounds do
+    for i = 1, 1000 do assert(process.send(echo, "ping", i)) end
+    for i = 1, 1000 do
+      assert(inbox:receive():payload():data() == i, "out of order")
+      got = got + 1
+    end
+  end
+  process.terminate(echo)
+  return got
+end }
+"#;
+    // Two workers: the answers come from the other thread, between the burst's Steps.
+    let index = index_with(&format!(
+        "  - name: host\n    kind: process.host\n    host:\n      workers: 2\n{}{}",
+        lua("echo", echo),
+        lua("burst", burst)
+    ));
+    let dir = project(&[("_index.yaml", &index)]);
+    let cache = tempfile::tempdir().unwrap();
+    let rt = options(&cache, 8).load(dir.path()).unwrap();
+    let r = run_to_exit(&rt, "t:burst", vec![Value::Int(100)]);
+    assert_eq!(r.error(), None);
+    assert_eq!(r.value, Value::Int(100_000));
+}

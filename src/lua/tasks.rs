@@ -85,6 +85,8 @@ pub async fn with_spawned<'a>(
 ) -> mlua::Result<Result<Vec<LuaValue>, String>> {
     let mut runs: Vec<Run<'a>> = vec![main];
     let mut next = 0;
+    // The last pass ended in a preemption (see the lost wake below).
+    let mut after_preemption = false;
     poll_fn(move |cx| loop {
         let started: Vec<Function> = std::mem::take(&mut *spawned.queue.borrow_mut());
         runs.extend(started.into_iter().map(&start));
@@ -111,7 +113,21 @@ pub async fn with_spawned<'a>(
             drop(runs.remove(i));
         }
         spawned.running.set(runs.len() - 1);
-        if preempted || spawned.queue.borrow().is_empty() {
+        if preempted {
+            after_preemption = true;
+            return Poll::Pending;
+        }
+        if spawned.queue.borrow().is_empty() {
+            // A lost wake: the hook may preempt a coroutine between an async host call's
+            // poll that found nothing (its waker registered) and the yield of mlua's
+            // "pending" marker. A wake that comes before the next pass is spent on that
+            // pass, which only yields the marker, without polling again: the process
+            // would park with no waker registered (a Lua process waiting in `receive`
+            // hung about one run in seven of a 1,000-message burst). So the first pass
+            // that parks after a preempted one polls once more.
+            if std::mem::take(&mut after_preemption) {
+                cx.waker().wake_by_ref();
+            }
             return Poll::Pending;
         }
     })
