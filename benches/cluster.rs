@@ -68,6 +68,25 @@ fn round_trips(rt: &Runtime, to: &str, iters: u64) -> Duration {
     }
 }
 
+/// `burst` messages at once to an echo process on node `to`, in batches under the mailbox
+/// size: the time for `iters` messages there and back.
+fn bursts(rt: &Runtime, to: &str, iters: u64) -> Duration {
+    const BATCH: u64 = 1000;
+    let me = Mailbox::new();
+    let start = Instant::now();
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(BATCH);
+        let args = vec![Value::String(to.into()), Value::Int(n as i64)];
+        rt.spawn_monitored(&me, "app:burst", "app:workers", args)
+            .unwrap();
+        let exit = me.receive(Duration::from_secs(120)).expect("burst ended");
+        assert!(exit.result.is_ok(), "burst failed: {:?}", exit.result);
+        left -= n;
+    }
+    start.elapsed()
+}
+
 fn main() {
     let store = tempfile::tempdir().unwrap();
     let (_server, url) = nats_server(store.path());
@@ -78,10 +97,13 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let (client, _responder) = tokio.block_on(async {
+    // The floor: a responder that answers each request to its reply subject, and one
+    // that sends each message of a burst back on `bench.back`.
+    let (client, mut back, _responder) = tokio.block_on(async {
         let client = async_nats::connect(&url).await.unwrap();
         let responder = async_nats::connect(&url).await.unwrap();
         let mut requests = responder.subscribe("bench.echo").await.unwrap();
+        let mut burst = responder.subscribe("bench.burst").await.unwrap();
         let echo = responder.clone();
         tokio::spawn(async move {
             while let Some(request) = requests.next().await {
@@ -90,8 +112,16 @@ fn main() {
                 }
             }
         });
+        let echo = responder.clone();
+        tokio::spawn(async move {
+            while let Some(message) = burst.next().await {
+                let _ = echo.publish("bench.back", message.payload).await;
+            }
+        });
         responder.flush().await.unwrap();
-        (client, responder)
+        let back = client.subscribe("bench.back").await.unwrap();
+        client.flush().await.unwrap();
+        (client, back, responder)
     });
 
     let mut c = Criterion::default().configure_from_args();
@@ -109,6 +139,38 @@ fn main() {
                 let start = Instant::now();
                 for _ in 0..iters {
                     client.request("bench.echo", payload.clone()).await.unwrap();
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("9_message_throughput");
+    group.bench_function("same_node", |b| {
+        b.iter_custom(|iters| bursts(&a, "a", iters))
+    });
+    group.bench_function("other_node_via_nats", |b| {
+        b.iter_custom(|iters| bursts(&a, "b", iters))
+    });
+    group.bench_function("bare_async_nats_publish_and_echo", |b| {
+        b.iter_custom(|iters| {
+            tokio.block_on(async {
+                let payload = bytes::Bytes::from_static(b"{\"int\":1}");
+                let start = Instant::now();
+                let mut left = iters;
+                while left > 0 {
+                    let n = left.min(1000);
+                    for _ in 0..n {
+                        client
+                            .publish("bench.burst", payload.clone())
+                            .await
+                            .unwrap();
+                    }
+                    for _ in 0..n {
+                        back.next().await.unwrap();
+                    }
+                    left -= n;
                 }
                 start.elapsed()
             })

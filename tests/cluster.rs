@@ -387,8 +387,9 @@ fn a_spawn_on_another_node_without_a_cluster_says_how_to_join_one() {
 
 #[test]
 fn an_unreachable_server_and_a_bad_node_name_are_clear_errors() {
-    let port = free_port();
-    let url = format!("nats://127.0.0.1:{port}");
+    // Port 1: nothing listens there (a free port picked at random could be taken by
+    // another test's server meanwhile).
+    let url = "nats://127.0.0.1:1".to_owned();
     let (status, _, err) = run(Some(&url), "a", &["dispatch", "b"]);
     assert_eq!(status, 1);
     assert!(
@@ -419,4 +420,19 @@ fn the_cluster_example_script_runs_to_its_end() {
     assert!(stdout.contains("node b: 2 4 6\nnode c: 2 4 6"), "{stdout}");
     assert!(stdout.contains(": node down: c"), "{stdout}");
     assert!(stdout.ends_with("== done\n"), "{stdout}");
+}
+
+#[test]
+fn a_message_larger_than_the_server_carries_is_refused_at_the_sender_with_the_limit() {
+    let nats = Nats::start();
+    let _b = Node::start(&nats, "b");
+    let (status, out, err) = run(Some(&nats.url()), "a", &["big", "b", "100000"]);
+    assert_eq!((status, out.as_str()), (0, "echoed 100000 bytes"), "{err}");
+    let (status, out, err) = run(Some(&nats.url()), "a", &["big", "b", "2000000"]);
+    assert_eq!(status, 0, "{err}");
+    assert!(
+        out.starts_with("refused: cannot send to {b@app:workers|")
+            && out.contains("the cluster carries at most 1048576 (the NATS server's max_payload)"),
+        "{out}"
+    );
 }

@@ -377,7 +377,7 @@ impl Kernel {
     /// `from` is the cancelling process, if a process asked.
     pub fn cancel(&self, pid: &Pid, from: Option<&Pid>, reason: &str) -> bool {
         if let Some(remote) = self.remote_for(pid) {
-            return from.is_some_and(|from| remote.cancel(pid, from, reason));
+            return remote.cancel(pid, from.unwrap_or(pid), reason);
         }
         self.host_of(pid)
             .is_some_and(|h| h.cancel(pid, from.unwrap_or(pid), reason))
