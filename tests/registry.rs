@@ -636,7 +636,7 @@ fn a_folder_with_a_wippy_lock_of_its_own_is_another_project_and_is_not_loaded() 
     let outer = Registry::load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(outer.entries().len(), 1);
     assert_eq!(outer.entries()[0].file, dir.path().join("_index.yaml"));
-    let inner = Registry::load(&dir.path().join("nested")).unwrap_or_else(|e| panic!("{e}"));
+    let inner = Registry::load(dir.path().join("nested")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(inner.entries().len(), 1);
 }
 
