@@ -1,4 +1,4 @@
-//! Messages between nodes (BENCHMARKS.md row 9), each beside its floor in the same run:
+//! Messages between nodes (BENCHMARKS.md row 11), each beside its floor in the same run:
 //! a round trip between a Lua process and an echo process on the same node, on another
 //! node through NATS, and a bare `async-nats` request/reply through the same server.
 //! Needs `nats-server` (PATH, or `$WIPPY_NATS_SERVER`): `cargo bench --bench cluster`.
@@ -125,7 +125,7 @@ fn main() {
     });
 
     let mut c = Criterion::default().configure_from_args();
-    let mut group = c.benchmark_group("9_message_round_trip");
+    let mut group = c.benchmark_group("11_cluster_round_trip");
     group.bench_function("same_node", |b| {
         b.iter_custom(|iters| round_trips(&a, "a", iters))
     });
@@ -146,7 +146,7 @@ fn main() {
     });
     group.finish();
 
-    let mut group = c.benchmark_group("9_message_throughput");
+    let mut group = c.benchmark_group("11_cluster_throughput");
     group.bench_function("same_node", |b| {
         b.iter_custom(|iters| bursts(&a, "a", iters))
     });
