@@ -607,10 +607,10 @@ async fn drive<R: mlua::FromLuaMulti>(
     let thread = lua.create_thread(driver)?;
     let state = thread.state() as usize;
     preemption.drivers.borrow_mut().push(state);
-    let _guard = tasks::DriverGuard(preemption, state);
+    let _guard = tasks::DriverGuard(preemption.clone(), state);
     let mut args = args.into_lua_multi(lua)?;
     args.push_front(LuaValue::Function(f));
-    thread.into_async(args)?.await
+    tasks::no_lost_wake(&preemption, thread.into_async(args)?).await
 }
 
 async fn call(script: &Script, args: Args, ctx: &ProcessCtx) -> mlua::Result<ExitResult> {

@@ -85,8 +85,6 @@ pub async fn with_spawned<'a>(
 ) -> mlua::Result<Result<Vec<LuaValue>, String>> {
     let mut runs: Vec<Run<'a>> = vec![main];
     let mut next = 0;
-    // The last pass ended in a preemption (see the lost wake below).
-    let mut after_preemption = false;
     poll_fn(move |cx| loop {
         let started: Vec<Function> = std::mem::take(&mut *spawned.queue.borrow_mut());
         runs.extend(started.into_iter().map(&start));
@@ -113,23 +111,38 @@ pub async fn with_spawned<'a>(
             drop(runs.remove(i));
         }
         spawned.running.set(runs.len() - 1);
-        if preempted {
-            after_preemption = true;
+        if preempted || spawned.queue.borrow().is_empty() {
             return Poll::Pending;
         }
-        if spawned.queue.borrow().is_empty() {
-            // A lost wake: the hook may preempt a coroutine between an async host call's
-            // poll that found nothing (its waker registered) and the yield of mlua's
-            // "pending" marker. A wake that comes before the next pass is spent on that
-            // pass, which only yields the marker, without polling again: the process
-            // would park with no waker registered (a Lua process waiting in `receive`
-            // hung about one run in seven of a 1,000-message burst). So the first pass
-            // that parks after a preempted one polls once more.
-            if std::mem::take(&mut after_preemption) {
+    })
+    .await
+}
+
+/// Polls `run` (one driven thread: the chunk, main or a spawned coroutine) so that no
+/// wake is lost to a preemption. The hook may preempt the thread between an async host
+/// call's poll that found nothing (its waker registered) and the yield of mlua's
+/// "pending" marker. A wake that comes before the next poll is spent on that poll, which
+/// only yields the marker without polling the call again: the process would park with no
+/// waker registered (a Lua process waiting in `receive` hung in about one of seven
+/// 1,000-message bursts from another worker). So the first poll that parks after a
+/// preempted one asks to be polled once more.
+pub async fn no_lost_wake<T>(preemption: &Preemption, run: impl Future<Output = T>) -> T {
+    let mut run = std::pin::pin!(run);
+    let mut after_preemption = false;
+    poll_fn(|cx| {
+        // Read, not taken: `with_spawned` takes the flag after this poll returns.
+        let before = preemption.slice_over.replace(false);
+        let polled = run.as_mut().poll(cx);
+        let preempted = preemption.slice_over.get();
+        preemption.slice_over.set(before || preempted);
+        if polled.is_pending() {
+            if preempted {
+                after_preemption = true;
+            } else if std::mem::take(&mut after_preemption) {
                 cx.waker().wake_by_ref();
             }
-            return Poll::Pending;
         }
+        polled
     })
     .await
 }
