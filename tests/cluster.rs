@@ -390,8 +390,8 @@ fn an_unreachable_server_and_a_bad_node_name_are_clear_errors() {
     // Port 1: nothing listens there (a free port picked at random could be taken by
     // another test's server meanwhile).
     let url = "nats://127.0.0.1:1".to_owned();
-    let (status, _, err) = run(Some(&url), "a", &["dispatch", "b"]);
-    assert_eq!(status, 1);
+    let (status, out, err) = run(Some(&url), "a", &["dispatch", "b"]);
+    assert_eq!(status, 1, "{out}\n{err}");
     assert!(
         err.contains(&format!("cannot connect to NATS at {url}")),
         "{err}"

@@ -125,6 +125,9 @@ struct State {
     links: HashMap<Pid, Vec<Pid>>,
     /// Forwarders this node holds for other nodes' watchers: (node, id) -> watched pid.
     forwarders: HashMap<(Arc<str>, u64), (Pid, Mailbox)>,
+    /// The forwarders of each local process (some may have fired or been undone since),
+    /// so its end can tell the watchers' nodes what will never fire.
+    forwarded: HashMap<Pid, Vec<(Arc<str>, u64)>>,
     /// Spawns waiting for their node's answer, by request id.
     pending: HashMap<u64, Pending>,
     peers: Option<Peers>,
@@ -146,6 +149,8 @@ struct Pending {
     node: Arc<str>,
     since: Instant,
     watches: Vec<u64>,
+    /// The spawning process, when the child is linked to it.
+    linked: Option<Pid>,
     reply: tokio::sync::oneshot::Sender<Result<Pid, SpawnError>>,
 }
 
@@ -173,6 +178,9 @@ impl Cluster {
             link: OnceLock::new(),
             state: Mutex::new(State {
                 peers: Some(Peers::new(options.heartbeat)),
+                // Not from 0: a frame from a previous run of a node that restarted
+                // quickly must not match a watch of this run.
+                next_id: fastrand::u64(..u64::MAX / 2),
                 ..State::default()
             }),
             instance: fastrand::u64(..),
@@ -257,15 +265,19 @@ impl Inner {
     }
 
     /// Watch ids for a local watcher's mailboxes on `node`, recorded before the request
-    /// goes out (so an answer that overtakes it still finds its mailbox).
+    /// goes out (so an answer that overtakes it still finds its mailbox); `None` when the
+    /// node is down. Checked and recorded under one lock, so a node declared down meanwhile
+    /// cannot leave a watch behind that nothing will answer.
     fn watch_ids(
-        &self,
+        state: &mut State,
         node: &str,
         pid: Option<&Pid>,
         watchers: &Watchers,
-    ) -> (Option<u64>, Option<u64>) {
-        let mut state = self.state.lock().unwrap();
+    ) -> Option<(Option<u64>, Option<u64>)> {
         if let Some(peers) = state.peers.as_mut() {
+            if peers.is_down(node) {
+                return None;
+            }
             peers.expect(node, Instant::now());
         }
         let node: Arc<str> = Arc::from(node);
@@ -286,7 +298,7 @@ impl Inner {
         };
         let monitor = add(&watchers.monitor, false);
         let link = add(&watchers.link, true);
-        (monitor, link)
+        Some((monitor, link))
     }
 
     /// The watchers a watch request from `node` asks for: forwarding mailboxes that send
@@ -323,11 +335,18 @@ impl Inner {
                     let _ = me.post(&to, frame);
                 }
             }));
-            self.state
-                .lock()
-                .unwrap()
+            let mut state = self.state.lock().unwrap();
+            state
                 .forwarders
                 .insert((node.clone(), id), (pid.clone(), mailbox.clone()));
+            // The spawn path indexes its child once it exists.
+            if pid.n != 0 {
+                state
+                    .forwarded
+                    .entry(pid.clone())
+                    .or_default()
+                    .push((node.clone(), id));
+            }
             Some(mailbox)
         };
         Watchers {
@@ -382,6 +401,20 @@ impl Inner {
     fn handle(self: &Arc<Self>, envelope: Envelope) {
         let Some(kernel) = self.kernel() else { return };
         let from: Arc<str> = Arc::from(envelope.node.as_str());
+        // A frame from a new run of a node that was up: its old run is gone, and what
+        // watched it must hear so before this run's frames are acted on.
+        let restarted = {
+            let mut state = self.state.lock().unwrap();
+            state
+                .peers
+                .as_mut()
+                .is_some_and(|p| p.note_instance(&from, envelope.instance))
+        };
+        if restarted {
+            tracing::warn!(target: "wippy::cluster", "node {from} restarted");
+            self.node_down(&from, false);
+        }
+        let from_there = |pid: &Pid| pid.node.as_deref() == Some(&*from);
         match envelope.frame {
             Frame::Send {
                 to,
@@ -439,10 +472,17 @@ impl Inner {
                 from: who,
                 result,
             } => {
-                let watching = self.state.lock().unwrap().watching.remove(&id);
-                let (Some(watching), Some(who)) = (watching, kernel.parse_pid(&who)) else {
+                let Some(who) = kernel.parse_pid(&who).filter(from_there) else {
                     return;
                 };
+                let watching = {
+                    let mut state = self.state.lock().unwrap();
+                    match state.watching.get(&id) {
+                        Some(w) if *w.node == *from => state.watching.remove(&id),
+                        _ => None,
+                    }
+                };
+                let Some(watching) = watching else { return };
                 watching.mailbox.deliver(Event {
                     kind: if link_down {
                         EventKind::LinkDown
@@ -464,11 +504,11 @@ impl Inner {
                 else {
                     return;
                 };
-                if !self.is_mine(&pid) {
-                    return;
+                // Only a pair that is linked: a LinkDown that crossed an unlink, or one
+                // for a process never linked, kills nothing.
+                if self.is_mine(&pid) && from_there(&who) && self.untrack(&pid, &who) {
+                    kernel.link_down(&pid, &who, &result.into_result());
                 }
-                self.untrack_link(&pid, &who);
-                kernel.link_down(&pid, &who, &result.into_result());
             }
             Frame::Terminate { pid } => {
                 if let Some(pid) = kernel.parse_pid(&pid).filter(|p| self.is_mine(p)) {
@@ -508,11 +548,12 @@ impl Inner {
                 {
                     let mut state = self.state.lock().unwrap();
                     for id in [monitor, link].into_iter().flatten() {
-                        if let Some((pid, _)) = state.forwarders.get_mut(&(from.clone(), id)) {
-                            match &result {
-                                Ok(child) => *pid = child.clone(),
-                                Err(_) => *pid = placeholder.clone(),
-                            }
+                        let key = (from.clone(), id);
+                        if let (Some((pid, _)), Ok(child)) =
+                            (state.forwarders.get_mut(&key), &result)
+                        {
+                            *pid = child.clone();
+                            state.forwarded.entry(child.clone()).or_default().push(key);
                         }
                     }
                     if result.is_err() {
@@ -521,34 +562,81 @@ impl Inner {
                         }
                     }
                 }
+                if let (Ok(child), Some(linked)) = (&result, &watchers.linked_pid) {
+                    self.track_link(child, linked);
+                }
                 let result = result.map(|pid| pid.to_string()).map_err(|e| e.to_string());
                 let _ = self.post(&from, Frame::Spawned { request, result });
             }
             Frame::Spawned { request, result } => {
                 let pending = self.state.lock().unwrap().pending.remove(&request);
-                let Some(pending) = pending else { return };
                 let result = match result {
-                    Ok(text) => kernel.parse_pid(&text).ok_or_else(|| {
+                    Ok(text) => kernel.parse_pid(&text).filter(from_there).ok_or_else(|| {
                         SpawnError::Remote(format!(
-                            "node {from} answered a spawn with {text:?}, not a pid"
+                            "node {from} answered a spawn with {text:?}, not a pid of its own"
                         ))
                     }),
                     Err(e) => Err(SpawnError::Remote(format!("on node {from}: {e}"))),
                 };
-                if let Ok(pid) = &result {
+                let Some(pending) = pending else {
+                    // Answered after the spawner gave up (timeout, node declared down): the
+                    // child would run with nobody to watch it.
+                    if let Ok(child) = &result {
+                        let _ = self.post(
+                            &from,
+                            Frame::Terminate {
+                                pid: child.to_string(),
+                            },
+                        );
+                    }
+                    return;
+                };
+                {
                     let mut state = self.state.lock().unwrap();
                     for id in &pending.watches {
-                        if let Some(w) = state.watching.get_mut(id) {
-                            w.pid = Some(pid.clone());
+                        match &result {
+                            Ok(child) => {
+                                if let Some(w) = state.watching.get_mut(id) {
+                                    w.pid = Some(child.clone());
+                                }
+                            }
+                            Err(_) => {
+                                state.watching.remove(id);
+                            }
                         }
                     }
-                } else {
-                    let mut state = self.state.lock().unwrap();
-                    for id in &pending.watches {
-                        state.watching.remove(id);
+                }
+                if let (Ok(child), Some(spawner)) = (&result, &pending.linked) {
+                    // Now, not when the spawner's script runs again: a node declared down
+                    // in between must still reach the link.
+                    self.track_link(spawner, child);
+                }
+                if let Err(Ok(child)) = pending.reply.send(result) {
+                    // The spawning process ended while it waited.
+                    let _ = self.post(
+                        &from,
+                        Frame::Terminate {
+                            pid: child.to_string(),
+                        },
+                    );
+                }
+            }
+            Frame::Unlinked { pid, from: who } => {
+                let (Some(pid), Some(who)) = (kernel.parse_pid(&pid), kernel.parse_pid(&who))
+                else {
+                    return;
+                };
+                if from_there(&who) {
+                    self.untrack(&pid, &who);
+                }
+            }
+            Frame::Forget { ids } => {
+                let mut state = self.state.lock().unwrap();
+                for id in ids {
+                    if state.watching.get(&id).is_some_and(|w| *w.node == *from) {
+                        state.watching.remove(&id);
                     }
                 }
-                let _ = pending.reply.send(result);
             }
             Frame::Bye => {
                 let left = {
@@ -560,6 +648,21 @@ impl Inner {
                 }
             }
         }
+    }
+
+    /// Forgets the link of `local` to `remote`; true if they were linked.
+    fn untrack(&self, local: &Pid, remote: &Pid) -> bool {
+        let mut state = self.state.lock().unwrap();
+        let Some(remotes) = state.links.get_mut(local) else {
+            return false;
+        };
+        let before = remotes.len();
+        remotes.retain(|r| r != remote);
+        let removed = remotes.len() != before;
+        if remotes.is_empty() {
+            state.links.remove(local);
+        }
+        removed
     }
 
     fn is_mine(&self, pid: &Pid) -> bool {
@@ -724,10 +827,16 @@ impl Node for Inner {
         let Some(name) = names::name_of(key) else {
             return;
         };
-        let held = value
-            .and_then(|v| std::str::from_utf8(v).ok())
-            .and_then(Pid::parse)
-            .map(|pid| names::Held { pid, revision });
+        let parsed = value.and_then(names::parse_value);
+        if let Some((pid, instance)) = &parsed {
+            // Held by a process of an earlier run of this node (stopped without
+            // leaving, or the whole cluster stopped): nobody else would free it.
+            if self.is_mine(pid) && *instance != self.instance {
+                self.delete_name(&name, revision);
+                return;
+            }
+        }
+        let held = parsed.map(|(pid, _)| names::Held { pid, revision });
         self.state.lock().unwrap().names.apply(name, held, revision);
     }
 
@@ -796,10 +905,10 @@ impl Remote for Inner {
 
     fn watch(&self, pid: &Pid, watchers: Watchers) -> bool {
         let node = self.node_of(pid);
-        if self.is_down(node) {
+        let ids = Self::watch_ids(&mut self.state.lock().unwrap(), node, Some(pid), &watchers);
+        let Some((monitor, link)) = ids else {
             return false;
-        }
-        let (monitor, link) = self.watch_ids(node, Some(pid), &watchers);
+        };
         if let Some(linked) = &watchers.linked_pid {
             self.track_link(linked, pid);
         }
@@ -819,14 +928,16 @@ impl Remote for Inner {
         true
     }
 
-    fn unwatch(&self, pid: &Pid, mailbox: &Mailbox, linked_pid: Option<&Pid>) -> bool {
+    fn unwatch(&self, pid: &Pid, mailbox: &Mailbox, link: bool, linked_pid: Option<&Pid>) -> bool {
         let node = self.node_of(pid);
         let ids: Vec<u64> = {
             let mut state = self.state.lock().unwrap();
             let ids: Vec<u64> = state
                 .watching
                 .iter()
-                .filter(|(_, w)| w.pid.as_ref() == Some(pid) && w.mailbox.same(mailbox))
+                .filter(|(_, w)| {
+                    w.pid.as_ref() == Some(pid) && w.mailbox.same(mailbox) && w.link_down == link
+                })
                 .map(|(id, _)| *id)
                 .collect();
             for id in &ids {
@@ -867,6 +978,13 @@ impl Remote for Inner {
 
     fn track_link(&self, local: &Pid, remote: &Pid) {
         let mut state = self.state.lock().unwrap();
+        let down = state
+            .peers
+            .as_ref()
+            .is_some_and(|p| p.is_down(remote.node.as_deref().unwrap_or_default()));
+        if down {
+            return;
+        }
         let remotes = state.links.entry(local.clone()).or_default();
         if !remotes.contains(remote) {
             remotes.push(remote.clone());
@@ -874,36 +992,55 @@ impl Remote for Inner {
     }
 
     fn untrack_link(&self, local: &Pid, remote: &Pid) {
-        let mut state = self.state.lock().unwrap();
-        if let Some(remotes) = state.links.get_mut(local) {
-            remotes.retain(|r| r != remote);
-            if remotes.is_empty() {
-                state.links.remove(local);
-            }
-        }
+        self.untrack(local, remote);
     }
 
-    fn forget(&self, pid: &Pid) {
-        let freed = {
+    fn forget(&self, pid: &Pid, linked: &[Pid], normal: bool) {
+        let (freed, unfired) = {
             let mut state = self.state.lock().unwrap();
             if !state.links.is_empty() {
                 state.links.remove(pid);
             }
-            if state.claimed.is_empty() {
-                return;
+            // Forwarders that did not fire (a link, and the process ended normally):
+            // their watchers' nodes forget those watches.
+            let mut unfired: HashMap<Arc<str>, Vec<u64>> = HashMap::new();
+            if let Some(keys) = state.forwarded.remove(pid) {
+                for key in keys {
+                    if state.forwarders.remove(&key).is_some() {
+                        unfired.entry(key.0).or_default().push(key.1);
+                    }
+                }
             }
-            let names = state.claimed.remove(pid).unwrap_or_default();
-            names
+            let names = match state.claimed.is_empty() {
+                true => Vec::new(),
+                false => state.claimed.remove(pid).unwrap_or_default(),
+            };
+            let freed: Vec<(String, u64)> = names
                 .into_iter()
                 .filter_map(|name| {
                     let held = state.names.lookup(&name).filter(|h| h.pid == *pid)?.clone();
                     state.names.apply(name.clone(), None, held.revision);
                     Some((name, held.revision))
                 })
-                .collect::<Vec<_>>()
+                .collect();
+            (freed, unfired)
         };
         for (name, revision) in freed {
             self.delete_name(&name, revision);
+        }
+        for (node, ids) in unfired {
+            let _ = self.post(&node, Frame::Forget { ids });
+        }
+        // A normal end tells no link; the other side forgets the pair instead.
+        if normal {
+            for other in linked.iter().filter(|p| !self.is_mine(p)) {
+                let node = self.node_of(other);
+                let frame = Frame::Unlinked {
+                    pid: other.to_string(),
+                    from: pid.to_string(),
+                };
+                let _ = self.post(node, frame);
+            }
         }
     }
 
@@ -920,29 +1057,44 @@ impl Remote for Inner {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let store = link.names.clone();
         let me = self.me.clone();
+        let instance = self.instance;
         let (name, pid) = (name.to_owned(), pid.clone());
         link.runtime.spawn(async move {
             let key = names::key_for(&name);
-            let result = match store.create(&key, pid.to_string().into()).await {
+            let value = names::value_of(&pid, instance);
+            let result = match store.create(&key, value.into()).await {
                 Ok(revision) => {
-                    if let Some(me) = me.upgrade() {
-                        let mut state = me.state.lock().unwrap();
-                        let held = names::Held {
-                            pid: pid.clone(),
-                            revision,
-                        };
-                        state.names.apply(name.clone(), Some(held), revision);
-                        state
-                            .claimed
-                            .entry(pid.clone())
-                            .or_default()
-                            .push(name.clone());
+                    let alive = me.upgrade().is_some_and(|me| {
+                        let alive = me.kernel().is_some_and(|k| k.stats(&pid).is_some());
+                        if alive {
+                            let mut state = me.state.lock().unwrap();
+                            let held = names::Held {
+                                pid: pid.clone(),
+                                revision,
+                            };
+                            state.names.apply(name.clone(), Some(held), revision);
+                            state
+                                .claimed
+                                .entry(pid.clone())
+                                .or_default()
+                                .push(name.clone());
+                        }
+                        alive
+                    });
+                    if alive {
+                        Ok(())
+                    } else {
+                        // The process ended while its claim was under way: its exit
+                        // could not free a name it did not hold yet.
+                        let _ = store.delete_expect_revision(&key, Some(revision)).await;
+                        Err(NameError::NoProcess(pid.to_string()))
                     }
-                    Ok(())
                 }
                 Err(e) if e.kind() == async_nats::jetstream::kv::CreateErrorKind::AlreadyExists => {
                     let holder = match store.get(&key).await {
-                        Ok(Some(value)) => String::from_utf8_lossy(&value).into_owned(),
+                        Ok(Some(value)) => names::parse_value(&value)
+                            .map(|(pid, _)| pid.to_string())
+                            .unwrap_or_else(|| "a process of another node".to_owned()),
                         _ => "a process of another node".to_owned(),
                     };
                     Err(NameError::Taken { name, holder })
@@ -1066,9 +1218,6 @@ impl Remote for Inner {
             };
             return ready(kernel.spawn(entry, host, args, watchers));
         }
-        if self.is_down(&node) {
-            return ready(Err(SpawnError::Remote(format!("node down: {node}"))));
-        }
         let Some(args) = args
             .values
             .into_iter()
@@ -1080,22 +1229,27 @@ impl Remote for Inner {
                 wire::MAX_DEPTH
             ))));
         };
-        let (monitor, link) = self.watch_ids(&node, None, &watchers);
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let request = {
+        let ids = {
             let mut state = self.state.lock().unwrap();
-            state.next_id += 1;
-            let request = state.next_id;
-            state.pending.insert(
-                request,
-                Pending {
-                    node: Arc::from(node.as_str()),
-                    since: Instant::now(),
-                    watches: [monitor, link].into_iter().flatten().collect(),
-                    reply,
-                },
-            );
-            request
+            Self::watch_ids(&mut state, &node, None, &watchers).map(|(monitor, link)| {
+                state.next_id += 1;
+                let request = state.next_id;
+                state.pending.insert(
+                    request,
+                    Pending {
+                        node: Arc::from(node.as_str()),
+                        since: Instant::now(),
+                        watches: [monitor, link].into_iter().flatten().collect(),
+                        linked: watchers.linked_pid.clone(),
+                        reply,
+                    },
+                );
+                (request, monitor, link)
+            })
+        };
+        let Some((request, monitor, link)) = ids else {
+            return ready(Err(SpawnError::Remote(format!("node down: {node}"))));
         };
         let frame = Frame::Spawn {
             request,

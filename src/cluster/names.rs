@@ -46,6 +46,19 @@ pub(crate) fn name_of(key: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
+/// A bucket value: the holder's PID and the run of its node (`{b@app:h|7}#1234`), so the
+/// next run of that node can tell a name left by an earlier run.
+pub(crate) fn value_of(pid: &Pid, instance: u64) -> String {
+    format!("{pid}#{instance}")
+}
+
+/// The PID and run in a bucket value; `None` for a value this runtime did not write.
+pub(crate) fn parse_value(value: &[u8]) -> Option<(Pid, u64)> {
+    let text = std::str::from_utf8(value).ok()?;
+    let (pid, instance) = text.rsplit_once('#')?;
+    Some((Pid::parse(pid)?, instance.parse().ok()?))
+}
+
 /// One name in the bucket, as last seen.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Held {
@@ -126,6 +139,9 @@ mod tests {
             assert_eq!(name_of(&key).as_deref(), Some(name));
         }
         assert_eq!(key_for("worker"), "n.worker");
+        let pid = Pid::parse("{b@app:h|7}").unwrap();
+        assert_eq!(parse_value(value_of(&pid, 42).as_bytes()), Some((pid, 42)));
+        assert_eq!(parse_value(b"{b@app:h|7}"), None);
         assert_eq!(name_of("x.zz"), None);
         assert_eq!(name_of("other"), None);
     }

@@ -57,6 +57,19 @@ impl Peers {
         restarted
     }
 
+    /// A frame from run `instance` of `node`: true when it is a new run of a node that was
+    /// up (see [`Peers::heard`]). A node not heard yet is recorded with this run.
+    pub fn note_instance(&mut self, node: &str, instance: u64) -> bool {
+        match self.nodes.get_mut(node) {
+            Some(peer) => {
+                let restarted = !peer.down && peer.instance.is_some_and(|i| i != instance);
+                peer.instance = Some(instance);
+                restarted
+            }
+            None => false,
+        }
+    }
+
     /// `node` is addressed before it was heard: it has the same time to speak as a node
     /// that just fell silent, then it is declared down (so a watch of a node that never
     /// existed still ends).

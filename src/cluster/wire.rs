@@ -73,6 +73,17 @@ pub(crate) enum Frame {
     },
     /// The sender is leaving: it is down from now on.
     Bye,
+    /// `from` (on the sender) ended normally: `pid` (here), linked to it, need not hear
+    /// of it any more.
+    Unlinked {
+        pid: String,
+        from: String,
+    },
+    /// The process these watches (of the receiver's) were for ended without an event
+    /// for them (a link, and it ended normally): forget them.
+    Forget {
+        ids: Vec<u64>,
+    },
 }
 
 /// Sent by every node every heartbeat: it is alive, and how busy its hosts are.

@@ -314,7 +314,8 @@ impl Host {
     }
 
     /// Removes the process and tells its monitors (EXIT) and, on failure, its links.
-    /// Returns the processes it was linked to, for the caller to tell across hosts.
+    /// Returns the processes it was linked to, for the caller to tell across hosts (on
+    /// failure) or to forget (on a normal end).
     fn finish(&self, pid: &Pid, result: &ExitResult) -> Vec<Pid> {
         let Some(record) = self.table.remove(pid.n) else {
             return Vec::new();
@@ -331,11 +332,10 @@ impl Host {
         for m in &record.monitors {
             m.deliver(event(EventKind::Exit));
         }
-        if result.is_ok() {
-            return Vec::new();
-        }
-        for l in &record.links {
-            l.deliver(event(EventKind::LinkDown));
+        if !result.is_ok() {
+            for l in &record.links {
+                l.deliver(event(EventKind::LinkDown));
+            }
         }
         record.linked
     }

@@ -300,9 +300,11 @@ impl Kernel {
             host.spawn(body, watchers, inbox, move |pid, result, linked| {
                 if let Some(kernel) = me.upgrade() {
                     kernel.names.release(pid);
-                    kernel.tell_linked(pid, result, &linked);
+                    if !result.is_ok() {
+                        kernel.tell_linked(pid, result, &linked);
+                    }
                     if let Some(remote) = kernel.remote.get() {
-                        remote.forget(pid);
+                        remote.forget(pid, &linked, result.is_ok());
                     }
                 }
             })?,
@@ -362,7 +364,7 @@ impl Kernel {
         if target.starts_with('{') {
             self.parse_pid(target)
         } else {
-            self.names.lookup(target)
+            self.lookup(target)
         }
     }
 
@@ -451,14 +453,14 @@ impl Kernel {
 
     pub fn unmonitor(&self, pid: &Pid, mailbox: &Mailbox) -> bool {
         if let Some(remote) = self.remote_for(pid) {
-            return remote.unwatch(pid, mailbox, None);
+            return remote.unwatch(pid, mailbox, false, None);
         }
         self.host_of(pid).is_some_and(|h| h.unmonitor(pid, mailbox))
     }
 
     pub fn unlink(&self, pid: &Pid, mailbox: &Mailbox, linked_pid: Option<&Pid>) -> bool {
         if let Some(remote) = self.remote_for(pid) {
-            return remote.unwatch(pid, mailbox, linked_pid);
+            return remote.unwatch(pid, mailbox, true, linked_pid);
         }
         if let (Some(linked), Some(remote)) = (linked_pid, self.remote.get()) {
             if !self.is_local(linked) {

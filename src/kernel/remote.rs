@@ -28,16 +28,24 @@ pub(crate) trait Remote: Send + Sync {
     /// `watchers` hear of the end of `pid` (on another node). True: the request went out
     /// (a process that has already ended is then reported to them as ended).
     fn watch(&self, pid: &Pid, watchers: Watchers) -> bool;
-    /// Undoes a watch of `pid` by `mailbox` and the link of `linked_pid` to it.
-    fn unwatch(&self, pid: &Pid, mailbox: &super::event::Mailbox, linked_pid: Option<&Pid>)
-        -> bool;
+    /// Undoes a watch of `pid` by `mailbox` (its monitor, or with `link` its link) and the
+    /// link of `linked_pid` to it.
+    fn unwatch(
+        &self,
+        pid: &Pid,
+        mailbox: &super::event::Mailbox,
+        link: bool,
+        linked_pid: Option<&Pid>,
+    ) -> bool;
     /// The local process `local` is linked to `remote`: when `remote`'s node goes down,
     /// `local` hears LINK_DOWN.
     fn track_link(&self, local: &Pid, remote: &Pid);
     /// Undoes [`Remote::track_link`].
     fn untrack_link(&self, local: &Pid, remote: &Pid);
-    /// The local process `pid` has ended: forget what was kept for it, and free its names.
-    fn forget(&self, pid: &Pid);
+    /// The local process `pid` has ended (`normal`: without failing), linked to `linked`:
+    /// forget what was kept for it, free its names, and tell the nodes that will hear
+    /// nothing from it (a normal end tells no link).
+    fn forget(&self, pid: &Pid, linked: &[Pid], normal: bool);
     /// Tells `pid` (remote) that the local process `from`, linked to it, failed.
     fn link_down(&self, pid: &Pid, from: &Pid, result: &ExitResult);
     /// Terminates `pid`.
