@@ -251,7 +251,14 @@ impl Running {
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .expect("the command ended")
             .unwrap();
-        let stderr: Vec<String> = self.stderr.try_iter().collect();
+        // Until the reader thread has seen the end of stderr (not what it has read so far).
+        let mut stderr = Vec::new();
+        while let Ok(line) = self
+            .stderr
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            stderr.push(line);
+        }
         (
             status.code().unwrap_or(-1),
             self.seen.join("\n"),

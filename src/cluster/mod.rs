@@ -683,15 +683,10 @@ impl Inner {
         });
         let (watching, links, forwarders, pending) = {
             let mut state = self.state.lock().unwrap();
-            let ids: Vec<u64> = state
+            let watching: Vec<Watching> = state
                 .watching
-                .iter()
-                .filter(|(_, w)| &*w.node == node)
-                .map(|(id, _)| *id)
-                .collect();
-            let watching: Vec<Watching> = ids
-                .iter()
-                .filter_map(|id| state.watching.remove(id))
+                .extract_if(|_, w| &*w.node == node)
+                .map(|(_, w)| w)
                 .collect();
             let mut links = Vec::new();
             state.links.retain(|local, remotes| {
@@ -704,25 +699,15 @@ impl Inner {
                 });
                 !remotes.is_empty()
             });
-            let keys: Vec<(Arc<str>, u64)> = state
+            let forwarders: Vec<(Pid, Mailbox)> = state
                 .forwarders
-                .keys()
-                .filter(|(n, _)| &**n == node)
-                .cloned()
+                .extract_if(|(n, _), _| &**n == node)
+                .map(|(_, f)| f)
                 .collect();
-            let forwarders: Vec<(Pid, Mailbox)> = keys
-                .iter()
-                .filter_map(|k| state.forwarders.remove(k))
-                .collect();
-            let requests: Vec<u64> = state
+            let pending: Vec<Pending> = state
                 .pending
-                .iter()
-                .filter(|(_, p)| &*p.node == node)
-                .map(|(id, _)| *id)
-                .collect();
-            let pending: Vec<Pending> = requests
-                .iter()
-                .filter_map(|id| state.pending.remove(id))
+                .extract_if(|_, p| &*p.node == node)
+                .map(|(_, p)| p)
                 .collect();
             (watching, links, forwarders, pending)
         };

@@ -12,7 +12,7 @@ use crate::kernel::event::{EventKind, Mailbox};
 use crate::kernel::host::Watchers;
 use crate::kernel::pid::Pid;
 use crate::kernel::process::KillSwitch;
-use crate::kernel::{Kernel, Spawned as KernelSpawned};
+use crate::kernel::{Kernel, SpawnError, Spawned as KernelSpawned};
 use crate::value::Value;
 
 /// Topics one process may `listen` to: every inbox read skips them all.
@@ -80,10 +80,17 @@ impl Watch {
         }
     }
 
-    /// After the spawn: the link's other half (the spawner hears of the child's failure).
-    fn spawned(self, kernel: &Kernel, me: &Me, pid: &Pid) {
-        if let Watch::Link | Watch::Both = self {
-            kernel.watch_linked(&me.pid, pid);
+    /// After the spawn: the link's other half (the spawner hears of the child's failure),
+    /// and the answer in Lua's style.
+    fn answer(self, kernel: &Kernel, me: &Me, spawned: Result<Pid, SpawnError>) -> Spawned {
+        match spawned {
+            Ok(pid) => {
+                if let Watch::Link | Watch::Both = self {
+                    kernel.watch_linked(&me.pid, &pid);
+                }
+                (Some(pid.to_string()), None)
+            }
+            Err(e) => (None, Some(e.to_string())),
         }
     }
 }
@@ -97,13 +104,8 @@ fn spawn(
 ) -> mlua::Result<Spawned> {
     let kernel = me.kernel()?;
     let values = from_lua_many(args.iter())?;
-    match kernel.spawn(entry, host, values.into(), watch.watchers(me)) {
-        Ok(pid) => {
-            watch.spawned(&kernel, me, &pid);
-            Ok((Some(pid.to_string()), None))
-        }
-        Err(e) => Ok((None, Some(e.to_string()))),
-    }
+    let spawned = kernel.spawn(entry, host, values.into(), watch.watchers(me));
+    Ok(watch.answer(&kernel, me, spawned))
 }
 
 /// A spawn on `node@host`: the process yields until the node answers.
@@ -120,13 +122,7 @@ async fn spawn_on_node(
         KernelSpawned::Here(result) => result,
         KernelSpawned::There(reply) => reply.await,
     };
-    match spawned {
-        Ok(pid) => {
-            watch.spawned(&kernel, me, &pid);
-            Ok((Some(pid.to_string()), None))
-        }
-        Err(e) => Ok((None, Some(e.to_string()))),
-    }
+    Ok(watch.answer(&kernel, me, spawned))
 }
 
 /// `process.spawn*`: local hosts take the synchronous path; a host written `node@host`
