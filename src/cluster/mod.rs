@@ -1271,16 +1271,20 @@ impl Inner {
     /// included.
     fn place(&self, host: &str) -> Option<String> {
         let here = self.kernel().and_then(|k| k.load().get(host).copied());
-        let state = self.state.lock().unwrap();
-        let peers = state.peers.as_ref()?;
+        let mut state = self.state.lock().unwrap();
+        let peers = state.peers.as_mut()?;
         let there = peers
             .least_loaded(host)
-            .map(|n| (peers.load_of(n, host), n));
-        match (here, there) {
-            (Some(mine), Some((theirs, node))) if theirs < mine => Some(node.to_owned()),
-            (Some(_), _) => Some(self.node.to_string()),
-            (None, Some((_, node))) => Some(node.to_owned()),
-            (None, None) => None,
-        }
+            .map(|n| (peers.load_of(n, host), n.to_owned()));
+        let chosen = match (here, there) {
+            (Some(mine), Some((theirs, node))) if theirs < mine => node,
+            (Some(_), _) => return Some(self.node.to_string()),
+            (None, Some((_, node))) => node,
+            (None, None) => return None,
+        };
+        // Counted at once: a heartbeat is up to a second old, and without this every
+        // spawn until the next one would go to the same node.
+        peers.placed(&chosen, host);
+        Some(chosen)
     }
 }

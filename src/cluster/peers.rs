@@ -114,6 +114,14 @@ impl Peers {
             .unwrap_or(0)
     }
 
+    /// A process was just placed on `host` of `node`: counted in its load until its next
+    /// heartbeat says how many it runs.
+    pub fn placed(&mut self, node: &str, host: &str) {
+        if let Some(peer) = self.nodes.get_mut(node) {
+            *peer.load.entry(host.to_owned()).or_default() += 1;
+        }
+    }
+
     /// Every node heard of, up or down.
     pub fn names(&self) -> Vec<String> {
         self.nodes.keys().cloned().collect()
@@ -187,6 +195,16 @@ mod tests {
         peers.heard("c", 1, load(2), t0);
         peers.heard("d", 1, BTreeMap::new(), t0);
         assert_eq!(peers.least_loaded("app:workers"), Some("c"));
+        // Spawns placed between heartbeats count: c (2) takes three, then b and c alternate.
+        let mut chosen = Vec::new();
+        for _ in 0..5 {
+            let node = peers.least_loaded("app:workers").unwrap().to_owned();
+            peers.placed(&node, "app:workers");
+            chosen.push(node);
+        }
+        assert_eq!(chosen, ["c", "c", "c", "b", "c"]);
+        peers.heard("c", 1, load(2), t0);
+        assert_eq!(peers.load_of("c", "app:workers"), 2);
         peers.left("c");
         assert_eq!(peers.least_loaded("app:workers"), Some("b"));
         assert_eq!(peers.least_loaded("app:other"), None);
