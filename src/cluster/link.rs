@@ -192,7 +192,7 @@ async fn run(
         client.flush().await.map_err(async_nats::Error::from)?;
         Ok::<_, async_nats::Error>((frames, beats))
     };
-    let (mut frames, mut beats) = match subscribed.await {
+    let (frames, beats) = match subscribed.await {
         Ok(subs) => subs,
         Err(e) => {
             let _ = ready.send(Err(format!("cannot subscribe on NATS at {servers}: {e}")));
@@ -248,24 +248,8 @@ async fn run(
         }
     };
 
-    let node_for_frames = node.clone();
-    let receive_frames = async move {
-        while let Some(message) = frames.next().await {
-            match node_for_frames.upgrade() {
-                Some(node) => node.frame(&message.payload),
-                None => break,
-            }
-        }
-    };
-    let node_for_beats = node.clone();
-    let receive_beats = async move {
-        while let Some(message) = beats.next().await {
-            match node_for_beats.upgrade() {
-                Some(node) => node.heartbeat(&message.payload),
-                None => break,
-            }
-        }
-    };
+    let receive_frames = hand_over(frames, node.clone(), |node, bytes| node.frame(bytes));
+    let receive_beats = hand_over(beats, node.clone(), |node, bytes| node.heartbeat(bytes));
     let beat_client = client.clone();
     let node_for_timer = node.clone();
     let every = connect.heartbeat;
@@ -317,6 +301,21 @@ async fn run(
         ),
     )
     .await;
+}
+
+/// Hands each message of `subscription` to `node` with `hand`, until the subscription or
+/// the node is gone.
+async fn hand_over(
+    mut subscription: async_nats::Subscriber,
+    node: Weak<dyn Node>,
+    hand: impl Fn(Arc<dyn Node>, &[u8]),
+) {
+    while let Some(message) = subscription.next().await {
+        match node.upgrade() {
+            Some(node) => hand(node, &message.payload),
+            None => break,
+        }
+    }
 }
 
 /// A [`Node`] that is only ever held weakly by the link, for [`Link::start`].
