@@ -164,6 +164,7 @@ pub struct RuntimeBuilder {
     clock: ClockKind,
     trace: bool,
     network: bool,
+    blocking_files: bool,
     log: GuestLog,
     only: Option<Vec<String>>,
     shutdown_timeout: Duration,
@@ -179,6 +180,7 @@ impl Default for RuntimeBuilder {
             clock: ClockKind::Real,
             trace: false,
             network: true,
+            blocking_files: false,
             log: GuestLog::default(),
             only: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
@@ -260,6 +262,16 @@ impl RuntimeBuilder {
     /// run` without `-S inherit-network`.
     pub fn network(&mut self, on: bool) -> &mut Self {
         self.network = on;
+        self
+    }
+
+    /// Whether wasm guests' file operations run on their worker's own thread (default
+    /// false: on a helper thread, so that a slow disk stalls only the process that reads
+    /// it, not every process on its worker). True saves two thread switches per file call,
+    /// which a file-heavy program feels (`wippy run FILE.wasm`, one process, sets it, as
+    /// `wasmtime run` does).
+    pub fn blocking_files(&mut self, on: bool) -> &mut Self {
+        self.blocking_files = on;
         self
     }
 
@@ -413,6 +425,7 @@ impl RuntimeBuilder {
             clock: self.clock,
             trace: self.trace,
             network: self.network,
+            blocking_files: self.blocking_files,
             log: self.log.clone(),
             shutdown_timeout: self.shutdown_timeout,
             node: node.clone(),

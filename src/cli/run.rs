@@ -228,7 +228,8 @@ fn run_file(file: &Path, args: &[String], flags: &FileFlags) -> ExitCode {
     builder
         .pooling(false)
         .preemption(preemption)
-        .network(flags.network);
+        .network(flags.network)
+        .blocking_files(true);
     let runtime = match builder.build(&project.project) {
         Ok(rt) => rt,
         Err(RuntimeError::Load(errors)) => {

@@ -48,6 +48,7 @@ pub(crate) struct KernelOptions {
     pub clock: ClockKind,
     pub trace: bool,
     pub network: bool,
+    pub blocking_files: bool,
     pub log: GuestLog,
     pub shutdown_timeout: Duration,
     /// The cluster node this runtime is, if any.
@@ -158,6 +159,7 @@ impl Kernel {
                 inherit_stdio,
                 trace: options.trace,
                 network: options.network,
+                blocking_files: options.blocking_files,
                 log: options.log.clone(),
                 node: options.node.clone(),
             });

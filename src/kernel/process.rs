@@ -92,6 +92,8 @@ pub(crate) struct RunSettings {
     pub trace: bool,
     /// Guests that declare sockets reach the host's network (`RuntimeBuilder::network`).
     pub network: bool,
+    /// File operations run on the worker's thread (`RuntimeBuilder::blocking_files`).
+    pub blocking_files: bool,
     /// Where guest output goes when stdio is not inherited.
     pub log: GuestLog,
     /// This runtime's cluster node, when it is one: its PIDs carry it.

@@ -44,6 +44,7 @@ fn kernel(entries: Vec<(&str, Arc<dyn Spawnable>)>, shutdown_timeout: Duration) 
         clock: ClockKind::Virtual,
         trace: false,
         network: false,
+        blocking_files: false,
         log: GuestLog::default(),
         shutdown_timeout,
         node: None,

@@ -52,6 +52,7 @@ pub fn build_wasi(
 ) -> Result<Wasi, String> {
     let wasi = &prepared.config.wasi;
     let mut b = WasiCtxBuilder::new();
+    b.allow_blocking_current_thread(settings.blocking_files);
     b.arg(args.program.as_deref().unwrap_or(prepared.id.name()));
     match args.words.as_deref() {
         Some(words) if wasi.args.is_empty() => b.args(words),
